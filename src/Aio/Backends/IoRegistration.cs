@@ -1,0 +1,40 @@
+using System.Net.Sockets;
+
+namespace Aio.Backends;
+
+/// <summary>
+/// One watched descriptor: the loop's reader and writer callbacks for it, plus whatever the
+/// backend keeps about it. Created and mutated on the loop thread only.
+/// </summary>
+internal sealed class IoRegistration
+{
+    public IoRegistration(int fd, Socket? socket)
+    {
+        Fd = fd;
+        Socket = socket;
+    }
+
+    /// <summary>The OS descriptor (on Windows, the socket handle truncated; used as a key only).</summary>
+    public int Fd { get; }
+
+    /// <summary>The socket, when the registration was made for one; null for a raw descriptor.</summary>
+    public Socket? Socket { get; }
+
+    /// <summary>The callback run when the descriptor is readable, or null.</summary>
+    public Handle? Reader { get; set; }
+
+    /// <summary>The callback run when the descriptor is writable, or null.</summary>
+    public Handle? Writer { get; set; }
+
+    /// <summary>Whether a live reader is installed.</summary>
+    public bool WantsRead => Reader is not null;
+
+    /// <summary>Whether a live writer is installed.</summary>
+    public bool WantsWrite => Writer is not null;
+
+    /// <summary>The interest mask the backend last applied (backend-defined bits).</summary>
+    public int AppliedEvents { get; set; }
+
+    /// <summary>Backend-private state.</summary>
+    public object? BackendState { get; set; }
+}

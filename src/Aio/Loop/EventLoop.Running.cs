@@ -1,0 +1,321 @@
+// Running the loop: one iteration is asyncio's _run_once (DESIGN.md, "The loop contract"):
+//   1. timeout = 0 if callbacks are ready or a stop is pending, else until the earliest timer
+//      (rounded up to whole milliseconds so we never wake early and spin; clamped to 24 h), else
+//      infinite;
+//   2. wait for I/O or a wake-up (announcing the sleep to the inbox so posts wake us);
+//   3. move due timers to the ready queue, earliest first, FIFO among equal deadlines;
+//   4. move the inbox to the ready queue in post order;
+//   5. run exactly the callbacks that were ready when this step began.
+// With a VirtualClock whose auto-jump is on, step 2 waits only up to the auto-jump threshold and,
+// when nothing at all happened, advances virtual time to the earliest timer.
+using System.Diagnostics;
+using Aio.Backends;
+using Microsoft.Extensions.Logging;
+
+namespace Aio;
+
+public sealed partial class EventLoop
+{
+    private const double MaxTimeoutSeconds = 24 * 60 * 60;
+
+    [ThreadStatic]
+    private static EventLoop? t_running;
+
+    /// <summary>
+    /// Runs the loop until <see cref="Stop"/> is called [loop.run_forever]. While it runs,
+    /// <see cref="SynchronizationContext.Current"/> is the loop's context and
+    /// <see cref="GetRunningLoop"/> returns this loop.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The loop is closed, already running, or another loop runs on this thread.
+    /// </exception>
+    public void RunForever()
+    {
+        CheckClosed();
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("This event loop is already running; a loop cannot be run re-entrantly.");
+        }
+
+        if (t_running is not null)
+        {
+            throw new InvalidOperationException("Cannot run the event loop while another loop is running on this thread; run each loop on its own thread.");
+        }
+
+        SynchronizationContext? previousContext = SynchronizationContext.Current;
+        _threadId = Environment.CurrentManagedThreadId;
+        t_running = this;
+        SynchronizationContext.SetSynchronizationContext(SynchronizationContext);
+        try
+        {
+            while (true)
+            {
+                RunOnce();
+                if (_stopping)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            _stopping = false;
+            SynchronizationContext.SetSynchronizationContext(previousContext);
+            t_running = null;
+            _threadId = 0;
+        }
+    }
+
+    /// <summary>
+    /// Asks the loop to stop [loop.stop]: the current iteration finishes, and callbacks already
+    /// scheduled for it run. Called before <see cref="RunForever"/>, the next run does exactly one
+    /// iteration with a zero-timeout poll and returns. Not thread-safe: from another thread post it,
+    /// <c>loop.CallSoonThreadSafe(loop.Stop)</c>.
+    /// </summary>
+    public void Stop()
+    {
+        CheckThread(nameof(Stop));
+        _stopping = true;
+    }
+
+    /// <summary>
+    /// Runs the loop until <paramref name="task"/> completes and returns its outcome
+    /// [loop.run_until_complete]. The task may come from anywhere; code that awaits on the loop
+    /// resumes on it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The loop stopped before the task completed, or the loop cannot run (see <see cref="RunForever"/>).
+    /// </exception>
+    /// <remarks>The task's own exception is rethrown as is (not wrapped).</remarks>
+    public void RunUntilComplete(Task task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        RunUntilDone(task);
+        task.GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc cref="RunUntilComplete(Task)"/>
+    /// <returns>The task's result.</returns>
+    public T RunUntilComplete<T>(Task<T> task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        RunUntilDone(task);
+        return task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Starts <paramref name="main"/> on the loop in the next iteration, with the loop's context
+    /// current, and runs the loop until the task it returns completes [run_until_complete(coro)].
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The loop stopped before the task completed, or cannot run.</exception>
+    public void RunUntilComplete(Func<Task> main)
+    {
+        ArgumentNullException.ThrowIfNull(main);
+        RunUntilComplete(StartOnLoop(main).Unwrap());
+    }
+
+    /// <inheritdoc cref="RunUntilComplete(Func{Task})"/>
+    /// <returns>The task's result.</returns>
+    public T RunUntilComplete<T>(Func<Task<T>> main)
+    {
+        ArgumentNullException.ThrowIfNull(main);
+        return RunUntilComplete(StartOnLoop(main).Unwrap());
+    }
+
+    private Task<TResult> StartOnLoop<TResult>(Func<TResult> start)
+    {
+        CheckClosed();
+        var task = new Task<TResult>(start);
+        task.Start(TaskScheduler);
+        return task;
+    }
+
+    private void RunUntilDone(Task task)
+    {
+        CheckClosed();
+        if (!task.IsCompleted)
+        {
+            var stopper = new RunStopper(this);
+            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(stopper.OnCompleted);
+            try
+            {
+                RunForever();
+            }
+            finally
+            {
+                stopper.Active = false;
+            }
+        }
+
+        if (!task.IsCompleted)
+        {
+            throw new InvalidOperationException("Event loop stopped before the task completed.");
+        }
+    }
+
+    /// <summary>Stops the loop when a run-until-complete task finishes, unless that run is over.</summary>
+    private sealed class RunStopper
+    {
+        private static readonly Action<object?> StopIfActive = static state =>
+        {
+            var stopper = (RunStopper)state!;
+            if (stopper.Active)
+            {
+                stopper.Active = false;
+                stopper._loop._stopping = true;
+            }
+        };
+
+        private readonly EventLoop _loop;
+
+        public RunStopper(EventLoop loop) => _loop = loop;
+
+        public volatile bool Active = true;
+
+        public void OnCompleted() => _loop.TryPost(StopIfActive, this);
+    }
+
+    private void RunOnce()
+    {
+        int timeoutMs = ComputeTimeout(out double nextTimer);
+        bool jumpArmed = false;
+        if (timeoutMs != 0 && _virtualClock is not null)
+        {
+            timeoutMs = VirtualWait(timeoutMs, nextTimer, out jumpArmed);
+        }
+
+        if (timeoutMs != 0 && _inbox.TryEnterSleep())
+        {
+            _backend.Poll(timeoutMs, this);
+            _inbox.LeaveSleep();
+        }
+        else
+        {
+            _backend.Poll(0, this);
+        }
+
+        if (jumpArmed && _ready.Count == 0 && _inbox.IsEmpty)
+        {
+            _virtualClock!.JumpTo(nextTimer);
+        }
+
+        double end = Time() + ClockResolution;
+        while (_timers.PopDue(end) is { } timer)
+        {
+            _ready.Enqueue(timer, null);
+        }
+
+        _inbox.DrainInto(_ready);
+
+        int count = _ready.Count;
+        if (_debug)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                RunDebug(_ready.Dequeue());
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            ReadyItem item = _ready.Dequeue();
+            try
+            {
+                item.Run();
+            }
+            catch (Exception exception)
+            {
+                ReportCallbackException(item, exception);
+            }
+        }
+    }
+
+    private int ComputeTimeout(out double nextTimer)
+    {
+        nextTimer = double.PositiveInfinity;
+        if (_ready.Count > 0 || _stopping)
+        {
+            return 0;
+        }
+
+        if (!_timers.TryPeekWhen(out nextTimer) || double.IsPositiveInfinity(nextTimer))
+        {
+            return -1;
+        }
+
+        double delay = nextTimer - Time();
+        if (delay <= 0)
+        {
+            return 0;
+        }
+
+        return delay >= MaxTimeoutSeconds ? (int)(MaxTimeoutSeconds * 1000) : (int)Math.Ceiling(delay * 1000);
+    }
+
+    /// <summary>With a virtual clock: how long to really wait, and whether to jump afterwards.</summary>
+    private int VirtualWait(int timeoutMs, double nextTimer, out bool jumpArmed)
+    {
+        TimeSpan? threshold = _virtualClock!.AutoJumpThreshold;
+        bool hasTimer = !double.IsPositiveInfinity(nextTimer);
+        jumpArmed = hasTimer && threshold is not null;
+        if (!jumpArmed)
+        {
+            // Virtual timers never come due by themselves: wait for I/O or posts only.
+            return -1;
+        }
+
+        return (int)Math.Ceiling(threshold!.Value.TotalMilliseconds);
+    }
+
+    void IIoReadySink.OnIoReady(IoRegistration registration, bool readable, bool writable)
+    {
+        if (readable && registration.Reader is { IsCancelled: false } reader)
+        {
+            _ready.Enqueue(reader, null);
+        }
+
+        if (writable && registration.Writer is { IsCancelled: false } writer)
+        {
+            _ready.Enqueue(writer, null);
+        }
+    }
+
+    private void RunDebug(ReadyItem item)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            item.Run();
+        }
+        catch (Exception exception)
+        {
+            ReportCallbackException(item, exception);
+        }
+
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        if (elapsed >= SlowCallbackDuration)
+        {
+            LogSlowCallback(Logger, DescribeItem(item), elapsed.TotalSeconds, null);
+        }
+    }
+
+    private static readonly Action<ILogger, string, double, Exception?> LogSlowCallback =
+        LoggerMessage.Define<string, double>(LogLevel.Warning, new EventId(2, "SlowCallback"), "Executing {Callback} took {Seconds:F3} seconds");
+
+    private void ReportCallbackException(ReadyItem item, Exception exception)
+    {
+        var context = item.Callback is Handle handle
+            ? new ExceptionContext($"Exception in callback {handle}", exception) { Handle = handle }
+            : new ExceptionContext($"Exception in callback {DescribeItem(item)}", exception) { Callback = item.Callback };
+        CallExceptionHandler(context);
+    }
+
+    private static string DescribeItem(ReadyItem item) => item.Callback switch
+    {
+        Handle handle => handle.ToString(),
+        Delegate callback => Handle.DescribeCallback(callback),
+        _ => item.Callback.ToString() ?? item.Callback.GetType().Name,
+    };
+}

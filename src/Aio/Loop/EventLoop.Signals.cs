@@ -1,0 +1,100 @@
+// Signal handling [loop.add_signal_handler]. .NET owns the process's signal handlers; a
+// PosixSignalRegistration asks it to call us (on its own signal-dispatch thread) instead of taking
+// the default action. That callback only cancels the default action and posts the user's handler
+// into the loop's inbox, so the handler runs on the loop thread like any other callback, and a
+// signal arriving while the loop is busy or not yet running waits in the inbox. Disposing the
+// registration gives the signal back to .NET, which restores the default action.
+using System.Runtime.InteropServices;
+
+namespace Aio;
+
+public sealed partial class EventLoop
+{
+    private const int SigKill = 9;
+    private const int SigStop = 19;
+    private const int HighestSignal = 64;
+
+    private readonly Dictionary<PosixSignal, PosixSignalRegistration> _signals = new();
+
+    /// <summary>
+    /// Runs <paramref name="handler"/> on the loop thread whenever <paramref name="signal"/> arrives
+    /// [loop.add_signal_handler], instead of the signal's default action. Replaces a handler already
+    /// installed for the signal. Raw Unix signal numbers may be passed by casting, e.g.
+    /// <c>(PosixSignal)10</c> for SIGUSR1. Loop thread only.
+    /// </summary>
+    /// <exception cref="ArgumentException">The signal is not valid or cannot be caught (SIGKILL, SIGSTOP).</exception>
+    /// <exception cref="PlatformNotSupportedException">The OS does not support handling this signal.</exception>
+    /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
+    public void AddSignalHandler(PosixSignal signal, Action handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ValidateSignal(signal);
+        CheckClosed();
+        CheckThread(nameof(AddSignalHandler));
+
+        PosixSignalRegistration registration = PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            TryCallSoonThreadSafe(handler);
+        });
+
+        if (_signals.Remove(signal, out PosixSignalRegistration? previous))
+        {
+            previous.Dispose();
+        }
+
+        _signals[signal] = registration;
+    }
+
+    /// <summary>
+    /// Removes the handler for <paramref name="signal"/> and restores the default action
+    /// [loop.remove_signal_handler]. Returns whether a handler was installed. Loop thread only.
+    /// </summary>
+    /// <exception cref="ArgumentException">The signal is not valid.</exception>
+    public bool RemoveSignalHandler(PosixSignal signal)
+    {
+        ValidateSignal(signal);
+        CheckThread(nameof(RemoveSignalHandler));
+        if (!_signals.Remove(signal, out PosixSignalRegistration? registration))
+        {
+            return false;
+        }
+
+        registration.Dispose();
+        return true;
+    }
+
+    private static void ValidateSignal(PosixSignal signal)
+    {
+        int value = (int)signal;
+        if (value < 0)
+        {
+            if (!Enum.IsDefined(signal))
+            {
+                throw new ArgumentException($"{value} is not a PosixSignal value; pass a PosixSignal member or a raw signal number between 1 and {HighestSignal}.", nameof(signal));
+            }
+
+            return;
+        }
+
+        if (value == 0 || value > HighestSignal)
+        {
+            throw new ArgumentException($"Signal number {value} is out of range; pass a signal number between 1 and {HighestSignal}.", nameof(signal));
+        }
+
+        if (value is SigKill or SigStop)
+        {
+            throw new ArgumentException($"Signal {value} ({(value == SigKill ? "SIGKILL" : "SIGSTOP")}) cannot be caught.", nameof(signal));
+        }
+    }
+
+    private void RemoveAllSignalHandlers()
+    {
+        foreach (PosixSignalRegistration registration in _signals.Values)
+        {
+            registration.Dispose();
+        }
+
+        _signals.Clear();
+    }
+}

@@ -1,0 +1,143 @@
+namespace Aio;
+
+/// <summary>
+/// Runs blocking work off the loop [concurrent.futures.Executor]. <see cref="Submit{T}"/> is
+/// thread-safe; results arrive as .NET tasks, which code on the loop awaits and resumes on the loop.
+/// </summary>
+/// <remarks>
+/// After <see cref="ShutdownAsync"/> (or <see cref="Dispose"/>) no new work is accepted; work already
+/// submitted still runs to completion.
+/// </remarks>
+public abstract class Executor : IDisposable
+{
+    private readonly object _gate = new();
+    private int _running;
+    private bool _shutdown;
+    private TaskCompletionSource? _drained;
+
+    /// <summary>Whether shutdown has begun.</summary>
+    public bool IsShutdown
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _shutdown;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on one of the executor's threads. The task completes with its
+    /// result or exception. Thread-safe.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The executor was shut down.</exception>
+    public Task<T> Submit<T>(Func<T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        lock (_gate)
+        {
+            if (_shutdown)
+            {
+                throw new InvalidOperationException("The executor was shut down and accepts no new work; create a new executor.");
+            }
+
+            _running++;
+        }
+
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Dispatch(() =>
+        {
+            try
+            {
+                completion.SetResult(work());
+            }
+            catch (Exception exception)
+            {
+                completion.SetException(exception);
+            }
+            finally
+            {
+                WorkDone();
+            }
+        });
+        return completion.Task;
+    }
+
+    /// <summary>
+    /// Stops accepting work and waits for the work already submitted to finish
+    /// [executor.shutdown(wait=True)], up to <paramref name="timeout"/> (null: no limit).
+    /// Idempotent; thread-safe.
+    /// </summary>
+    /// <returns>True when all work finished; false when the timeout expired first (the work goes on).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    public async Task<bool> ShutdownAsync(TimeSpan? timeout = null)
+    {
+        if (timeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The shutdown timeout must not be negative; pass null to wait without a limit.");
+        }
+
+        Task drained = BeginShutdown();
+        if (timeout is null)
+        {
+            await drained.ConfigureAwait(false);
+            return true;
+        }
+
+        Task winner = await Task.WhenAny(drained, Task.Delay(timeout.Value)).ConfigureAwait(false);
+        return winner == drained;
+    }
+
+    /// <summary>Begins shutdown and blocks until submitted work has finished [executor.shutdown(wait=True)].</summary>
+    public void Dispose()
+    {
+        BeginShutdown().GetAwaiter().GetResult();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Stops accepting work; returns a task that completes when running work has finished.</summary>
+    internal Task BeginShutdown()
+    {
+        bool first;
+        Task drained;
+        lock (_gate)
+        {
+            first = !_shutdown;
+            _shutdown = true;
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_running == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            drained = _drained.Task;
+        }
+
+        if (first)
+        {
+            OnShutdown();
+        }
+
+        return drained;
+    }
+
+    /// <summary>Runs <paramref name="job"/> on an executor thread. Never throws for a job it accepted.</summary>
+    protected abstract void Dispatch(Action job);
+
+    /// <summary>Called once when shutdown begins, after which <see cref="Dispatch"/> is still called for nothing new.</summary>
+    protected virtual void OnShutdown()
+    {
+    }
+
+    private void WorkDone()
+    {
+        lock (_gate)
+        {
+            if (--_running == 0 && _shutdown)
+            {
+                _drained!.TrySetResult();
+            }
+        }
+    }
+}
