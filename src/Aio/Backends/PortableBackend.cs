@@ -1,30 +1,28 @@
 // The portable backend: asyncio's readiness model on nothing but managed .NET APIs.
 //
 // Why a selector thread. The only portable readiness multiplexer in .NET is the blocking
-// Socket.Select, and the loop thread cannot sleep in it: cross-thread posts (Wake) would have no
-// cheap way in. So the loop thread sleeps on a monitor (a flag plus Monitor.Wait/Pulse; a Wake
-// that comes before Poll waits leaves the flag set and is not lost), and a background thread
-// sleeps in Socket.Select on the armed sockets plus a wake-up socket. When sockets are ready the
-// selector queues them and pulses the monitor; Poll drains the queue and reports to the sink on
-// the loop thread. A loop that never registers a socket starts no thread, opens no socket, and
-// polls without allocating.
+// Socket.Select, and the loop thread cannot sleep in it: Wake from other threads would have no
+// cheap way in. So the loop thread sleeps on a monitor (a flag plus Monitor.Wait/Pulse: a Wake
+// before Poll leaves the flag set and is not lost), and a background thread sleeps in
+// Socket.Select on the armed sockets plus a wake-up socket, queues the ready ones and pulses the
+// monitor; Poll drains that queue into the sink on the loop thread. A loop that registers no
+// socket starts no thread, opens no socket, and polls without allocating.
 //
 // Level-triggered without flooding. A socket that stays readable makes Select return at once,
-// forever, so the selector would spin while the loop is still running the callback. Instead the
-// selector DISARMS a registration when it queues it (stops selecting it); Poll reports it, and
-// the NEXT Poll re-arms every reported registration that is still wanted before it waits. If the
-// callback did not drain the socket, Select returns at once and it is reported again in that
-// Poll: once per loop iteration, as in asyncio's selector loop, never more often. (A Poll(0) may
-// return before the selector has re-selected a re-armed socket; a later Poll reports it.)
+// so the selector would spin while the loop runs the callback. Instead it DISARMS (stops
+// selecting) a registration when it queues it; Poll reports it, and the NEXT Poll re-arms every
+// reported registration still wanted before it waits. Not drained, it is reported again in that
+// Poll: once per loop iteration, as asyncio's selector loop does, never more often. (A Poll(0)
+// may return before the selector re-selected a re-armed socket; a later Poll reports it.)
 //
-// Waking the selector. Registration changes and re-arming must reach a thread blocked in Select,
-// so it also watches a loopback UDP socket connected to itself: one byte sent to it ends Select.
-// A "wake pending" flag, cleared under the lock just before the selector rebuilds its lists,
-// limits this to one byte per rebuild; the selector drains the socket after Select returns.
+// Waking the selector. Registration changes and re-arming reach the thread blocked in Select
+// through a loopback UDP socket connected to itself: one byte ends Select. A "wake pending" flag,
+// cleared under the lock just before the selector rebuilds its lists, limits this to one byte per
+// rebuild; the selector drains the socket after Select returns.
 //
-// Closed sockets. A socket disposed while armed makes Select throw; the selector catches that,
-// marks the disposed sockets dead (never selected or reported again, as epoll forgets a closed
-// descriptor) and carries on. Nothing the selector thread meets may kill it or make it spin.
+// Closed sockets. A socket disposed while armed makes Select throw; the selector then marks the
+// disposed sockets dead (never selected or reported again, as epoll forgets a closed descriptor)
+// and carries on. Nothing the selector thread meets may kill it or make it spin.
 using System.Net;
 using System.Net.Sockets;
 
@@ -82,16 +80,8 @@ internal sealed class PortableBackend : IoBackend
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_reported.Count > 0)
-            {
-                RearmReportedLocked();
-            }
-
-            if (!_loopWakePending && _queued.Count == 0 && timeoutMs != 0)
-            {
-                Monitor.Wait(_gate, timeoutMs);
-            }
-
+            RearmReportedLocked();
+            if (!_loopWakePending && _queued.Count == 0 && timeoutMs != 0) { Monitor.Wait(_gate, timeoutMs); }
             _loopWakePending = false;
             foreach (Entry entry in _queued)
             {
@@ -112,10 +102,7 @@ internal sealed class PortableBackend : IoBackend
                 {
                     bool readable = ev.Readable && registration.WantsRead;
                     bool writable = ev.Writable && registration.WantsWrite;
-                    if (readable || writable)
-                    {
-                        sink.OnIoReady(registration, readable, writable);
-                    }
+                    if (readable || writable) { sink.OnIoReady(registration, readable, writable); }
                 }
             }
         }
@@ -152,11 +139,7 @@ internal sealed class PortableBackend : IoBackend
             var entry = registration.BackendState as Entry;
             if (!read && !write)
             {
-                if (entry is not null)
-                {
-                    RemoveLocked(entry);
-                }
-
+                if (entry is not null) { RemoveLocked(entry); }
                 registration.BackendState = null;
                 registration.AppliedEvents = 0;
                 return;
@@ -198,18 +181,10 @@ internal sealed class PortableBackend : IoBackend
         Socket? wakeSocket;
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return;
-            }
-
+            if (_disposed) { return; }
             _disposed = true;
             WakeSelectorLocked();
-            foreach (Entry entry in _entries.Values)
-            {
-                entry.Phase = Phase.Removed;
-            }
-
+            foreach (Entry entry in _entries.Values) { entry.Phase = Phase.Removed; }
             _entries.Clear();
             _queued.Clear();
             _reported.Clear();
@@ -217,11 +192,7 @@ internal sealed class PortableBackend : IoBackend
             (selector, wakeSocket, _wakeSocket) = (_selector, _wakeSocket, null);
         }
 
-        if (selector is not null && selector != Thread.CurrentThread)
-        {
-            selector.Join(TimeSpan.FromSeconds(5));
-        }
-
+        if (selector is not null && selector != Thread.CurrentThread) { selector.Join(TimeSpan.FromSeconds(5)); }
         wakeSocket?.Dispose();
     }
 
@@ -238,19 +209,12 @@ internal sealed class PortableBackend : IoBackend
         }
 
         _reported.Clear();
-        if (rearmed)
-        {
-            WakeSelectorLocked();
-        }
+        if (rearmed) { WakeSelectorLocked(); }
     }
 
     private void RemoveLocked(Entry entry)
     {
-        if (_entries.TryGetValue(entry.Socket, out Entry? current) && current == entry)
-        {
-            _entries.Remove(entry.Socket);
-        }
-
+        if (_entries.TryGetValue(entry.Socket, out Entry? current) && current == entry) { _entries.Remove(entry.Socket); }
         if (entry.Phase == Phase.Queued)
         {
             _queued.Remove(entry);
@@ -265,12 +229,10 @@ internal sealed class PortableBackend : IoBackend
 
     private void EnsureSelectorStartedLocked()
     {
-        if (_selector is null)
-        {
-            _wakeSocket = CreateWakeSocket(Socket.OSSupportsIPv4 ? IPAddress.Loopback : IPAddress.IPv6Loopback);
-            _selector = new Thread(SelectorMain) { IsBackground = true, Name = "Aio portable selector" };
-            _selector.Start();
-        }
+        if (_selector is not null) { return; }
+        _wakeSocket = CreateWakeSocket(Socket.OSSupportsIPv4 ? IPAddress.Loopback : IPAddress.IPv6Loopback);
+        _selector = new Thread(SelectorMain) { IsBackground = true, Name = "Aio portable selector" };
+        _selector.Start();
     }
 
     private static Socket CreateWakeSocket(IPAddress loopback)
@@ -292,17 +254,15 @@ internal sealed class PortableBackend : IoBackend
 
     private void WakeSelectorLocked()
     {
-        if (!_selectorWakePending && _wakeSocket is not null)
+        if (_selectorWakePending || _wakeSocket is null) { return; }
+        _selectorWakePending = true;
+        try
         {
-            _selectorWakePending = true;
-            try
-            {
-                _wakeSocket.Send(_wakeByte);
-            }
-            catch (SocketException)
-            {
-                // Buffer full: earlier bytes are still unread, so the selector wakes anyway.
-            }
+            _wakeSocket.Send(_wakeByte);
+        }
+        catch (SocketException)
+        {
+            // Buffer full: earlier bytes are still unread, so the selector wakes anyway.
         }
     }
 
@@ -312,21 +272,11 @@ internal sealed class PortableBackend : IoBackend
         {
             try
             {
-                if (!SelectOnce())
-                {
-                    return;
-                }
+                if (!SelectOnce()) { return; }
             }
             catch (Exception) // the selector thread must survive anything; nobody could observe it
             {
-                lock (_gate)
-                {
-                    if (_disposed)
-                    {
-                        return;
-                    }
-                }
-
+                if (Volatile.Read(ref _disposed)) { return; }
                 Thread.Sleep(10); // an unexpected failure must not become a busy loop
             }
         }
@@ -338,11 +288,7 @@ internal sealed class PortableBackend : IoBackend
         Socket wakeSocket;
         lock (_gate)
         {
-            if (_disposed || _wakeSocket is null)
-            {
-                return false;
-            }
-
+            if (_disposed || _wakeSocket is null) { return false; }
             _selectorWakePending = false; // a change from now on sends a fresh byte
             wakeSocket = _wakeSocket;
             _readList.Clear();
@@ -372,11 +318,7 @@ internal sealed class PortableBackend : IoBackend
                 foundDead = _disposed || MarkDeadSocketsLocked();
             }
 
-            if (!foundDead)
-            {
-                Thread.Sleep(10); // not a closed socket of ours: back off, then retry
-            }
-
+            if (!foundDead) { Thread.Sleep(10); } // not a closed socket of ours: back off, retry
             return true;
         }
 
@@ -403,22 +345,14 @@ internal sealed class PortableBackend : IoBackend
             }
         }
 
-        if (!queued && !woken)
-        {
-            Thread.Sleep(1); // Select returned with nothing to do (e.g. POLLNVAL): do not spin
-        }
-
+        if (!queued && !woken) { Thread.Sleep(1); } // woke for nothing (e.g. POLLNVAL): do not spin
         return true;
     }
 
     /// <summary>Disarms and queues the socket's entry for the wanted directions; true if newly queued.</summary>
     private bool MarkReadyLocked(Socket socket, bool readable, bool writable)
     {
-        if (!_entries.TryGetValue(socket, out Entry? entry))
-        {
-            return false;
-        }
-
+        if (!_entries.TryGetValue(socket, out Entry? entry)) { return false; }
         readable &= entry.WantRead; // an error counts as ready for each wanted direction
         writable &= entry.WantWrite;
         if (entry.Phase == Phase.Armed && (readable || writable))
@@ -471,19 +405,11 @@ internal sealed class PortableBackend : IoBackend
     /// <summary>The backend's state for one registration; guarded by the gate.</summary>
     private sealed class Entry(IoRegistration registration, Socket socket)
     {
-        public IoRegistration Registration { get; } = registration;
-
-        public Socket Socket { get; } = socket;
-
-        public bool WantRead { get; set; }
-
-        public bool WantWrite { get; set; }
-
-        public bool ReadyRead { get; set; }
-
-        public bool ReadyWrite { get; set; }
-
-        public Phase Phase { get; set; } = Phase.Armed;
+        public readonly IoRegistration Registration = registration;
+        public readonly Socket Socket = socket;
+        public bool WantRead, WantWrite;    // interest as of the last Update
+        public bool ReadyRead, ReadyWrite;  // what the selector saw, while Queued
+        public Phase Phase = Phase.Armed;
     }
 
     private readonly record struct ReadyEvent(Entry Entry, bool Readable, bool Writable);
