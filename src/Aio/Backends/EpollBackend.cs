@@ -71,7 +71,16 @@ internal sealed unsafe class EpollBackend : IoBackend
 
     public override void Poll(int timeoutMs, IIoReadySink sink)
     {
-        int count = EpollWait(_epoll, _events, _capacity, timeoutMs);
+        if (timeoutMs == 0 && _registrations.Count == 0)
+        {
+            // Only the wake-up eventfd could be reported, and it carries no messages (the loop
+            // drains its inbox every iteration): a zero-timeout poll would be a wasted syscall.
+            return;
+        }
+
+        int count = timeoutMs == 0
+            ? EpollWaitNoWait(_epoll, _events, _capacity, 0)
+            : EpollWait(_epoll, _events, _capacity, timeoutMs);
         if (count < 0)
         {
             int error = Marshal.GetLastPInvokeError();

@@ -38,18 +38,26 @@ internal static partial class LinuxNative
     public static partial int EpollCreate1(int flags);
 
     [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
+    [SuppressGCTransition]
     public static unsafe partial int EpollCtl(int epfd, int op, int fd, byte* epollEvent);
 
     [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
     public static unsafe partial int EpollWait(int epfd, byte* events, int maxEvents, int timeout);
 
+    /// <summary>epoll_wait with a zero timeout: never blocks, so it may skip the GC transition.</summary>
+    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
+    [SuppressGCTransition]
+    public static unsafe partial int EpollWaitNoWait(int epfd, byte* events, int maxEvents, int timeout);
+
     [LibraryImport(Libc, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int EventFd(uint initval, int flags);
 
     [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
+    [SuppressGCTransition]
     public static unsafe partial nint Read(int fd, void* buffer, nint count);
 
     [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
+    [SuppressGCTransition]
     public static unsafe partial nint Write(int fd, void* buffer, nint count);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]

@@ -199,13 +199,19 @@ public sealed partial class EventLoop
             _virtualClock!.JumpTo(nextTimer);
         }
 
-        double end = Time() + ClockResolution;
-        while (_timers.PopDue(end) is { } timer)
+        if (_timers.Count > 0)
         {
-            _ready.Enqueue(timer, null);
+            double end = Time() + ClockResolution;
+            while (_timers.PopDue(end) is { } timer)
+            {
+                _ready.Enqueue(timer, null);
+            }
         }
 
-        _inbox.DrainInto(_ready);
+        if (!_inbox.IsEmpty)
+        {
+            _inbox.DrainInto(_ready);
+        }
 
         int count = _ready.Count;
         if (_debug)

@@ -1,0 +1,48 @@
+// The workload CLI of DESIGN.md "Performance design" (issue 8):
+//   dotnet run -c Release --project bench/Aio.Bench -- WORKLOAD [--backend epoll|portable] [--n N]
+// prints one JSON line: {"impl": ..., "workload": ..., "ops": N, "seconds": S, "ops_per_s": R}.
+// Each run does one untimed warm-up pass of the same size (so the JIT has tiered up), then times one pass.
+using System.Globalization;
+using Aio;
+using Aio.Bench;
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.Error.WriteLine("usage: Aio.Bench WORKLOAD [--backend epoll|portable] [--n N]");
+    Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names));
+    return 2;
+}
+
+string workload = args[0];
+LoopBackend backend = LoopBackend.Default;
+long? n = null;
+for (int i = 1; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--backend" when i + 1 < args.Length:
+            backend = Enum.Parse<LoopBackend>(args[++i], ignoreCase: true);
+            break;
+        case "--n" when i + 1 < args.Length:
+            n = long.Parse(args[++i], CultureInfo.InvariantCulture);
+            break;
+        default:
+            Console.Error.WriteLine($"unknown argument: {args[i]}");
+            return 2;
+    }
+}
+
+if (!Workloads.TryGet(workload, out Func<EventLoopOptions, long, double>? run, out long defaultOps))
+{
+    Console.Error.WriteLine($"unknown workload '{workload}'; one of: {string.Join(", ", Workloads.Names)}");
+    return 2;
+}
+
+var options = new EventLoopOptions { Backend = backend };
+long ops = n ?? defaultOps;
+run(options, ops);
+double seconds = run(options, ops);
+string impl = "aio-" + (EventLoopOptions.Resolve(backend) == LoopBackend.Epoll ? "epoll" : "portable");
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"{{\"impl\": \"{impl}\", \"workload\": \"{workload}\", \"ops\": {ops}, \"seconds\": {seconds:F6}, \"ops_per_s\": {ops / seconds:F1}}}"));
+return 0;
