@@ -9,8 +9,9 @@
 // its write, so it can never write into a descriptor number the OS has already reused.
 //
 // Registrations are keyed by descriptor in epoll_event.data. A descriptor closed while still
-// registered leaves epoll by itself; later EPOLL_CTL_DEL/MOD calls that fail with EBADF or ENOENT
-// are therefore expected and ignored, and an ADD that finds the descriptor present becomes a MOD.
+// registered leaves epoll by itself; later calls that shrink its interest and fail with EBADF or
+// ENOENT are therefore expected and ignored. When interest grows, a MOD that finds the descriptor
+// gone becomes an ADD (its number was reused), and an ADD that finds it present becomes a MOD.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -36,7 +37,7 @@ internal sealed unsafe class EpollBackend : IoBackend
         _wakeHandle = new SafeFileHandle(wakeFd, ownsHandle: true);
         _capacity = 64;
         _events = (byte*)NativeMemory.Alloc((nuint)(_capacity * EpollEventSize));
-        Control(EpollCtlAdd, wakeFd, EpollIn);
+        Control(EpollCtlAdd, wakeFd, EpollIn, adding: true);
     }
 
     /// <summary>Creates the epoll instance and its wake-up eventfd.</summary>
@@ -151,12 +152,13 @@ internal sealed unsafe class EpollBackend : IoBackend
 
         if (wanted == 0)
         {
-            Control(EpollCtlDel, registration.Fd, 0);
+            Control(EpollCtlDel, registration.Fd, 0, adding: false);
             _registrations.Remove(registration.Fd);
         }
         else
         {
-            Control(registration.AppliedEvents == 0 ? EpollCtlAdd : EpollCtlMod, registration.Fd, wanted);
+            bool adding = (wanted & ~(uint)registration.AppliedEvents) != 0;
+            Control(registration.AppliedEvents == 0 ? EpollCtlAdd : EpollCtlMod, registration.Fd, wanted, adding);
             _registrations[registration.Fd] = registration;
         }
 
@@ -178,7 +180,8 @@ internal sealed unsafe class EpollBackend : IoBackend
         _events = null;
     }
 
-    private void Control(int operation, int fd, uint events)
+    // adding: whether interest grows; only then may a descriptor epoll forgot be added back.
+    private void Control(int operation, int fd, uint events, bool adding)
     {
         byte* entry = stackalloc byte[16];
         Unsafe.WriteUnaligned(entry, events);
@@ -191,13 +194,14 @@ internal sealed unsafe class EpollBackend : IoBackend
         int error = Marshal.GetLastPInvokeError();
         switch (operation)
         {
-            case EpollCtlDel when error is EBadF or ENoEnt:
+            case EpollCtlDel or EpollCtlMod when !adding && error is EBadF or ENoEnt:
+                // The descriptor was closed while registered; epoll already forgot it.
                 return;
             case EpollCtlMod when error == ENoEnt:
-                Control(EpollCtlAdd, fd, events);
+                Control(EpollCtlAdd, fd, events, adding);
                 return;
             case EpollCtlAdd when error == EExist:
-                Control(EpollCtlMod, fd, events);
+                Control(EpollCtlMod, fd, events, adding);
                 return;
             default:
                 throw Failure("epoll_ctl", error);

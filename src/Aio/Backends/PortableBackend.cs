@@ -1,28 +1,30 @@
 // The portable backend: asyncio's readiness model on nothing but managed .NET APIs.
 //
-// Why a selector thread. The only portable readiness multiplexer in .NET is the blocking
-// Socket.Select, and the loop thread cannot sleep in it: Wake from other threads would have no
-// cheap way in. So the loop thread sleeps on a monitor (a flag plus Monitor.Wait/Pulse: a Wake
-// before Poll leaves the flag set and is not lost), and a background thread sleeps in
-// Socket.Select on the armed sockets plus a wake-up socket, queues the ready ones and pulses the
-// monitor; Poll drains that queue into the sink on the loop thread. A loop that registers no
-// socket starts no thread, opens no socket, and polls without allocating.
+// Why a selector thread. The only portable readiness multiplexer in .NET is Socket.Select, and
+// the loop thread cannot BLOCK in it: Wake from other threads would have no cheap way in. So each
+// Poll first runs a zero-timeout Select on this thread (what is ready now is reported now, as
+// with a loop-thread poller), and only if nothing is ready does it sleep on a monitor (a flag plus
+// Monitor.Wait/Pulse: a Wake before Poll leaves the flag set and is not lost). Meanwhile a
+// background thread blocks in Socket.Select on the same armed sockets plus a wake-up socket; it
+// queues what becomes ready and pulses the monitor. A loop that registers no socket starts no
+// thread and opens no socket, and its Poll neither selects nor allocates.
 //
 // Level-triggered without flooding. A socket that stays readable makes Select return at once,
-// so the selector would spin while the loop runs the callback. Instead it DISARMS (stops
-// selecting) a registration when it queues it; Poll reports it, and the NEXT Poll re-arms every
-// reported registration still wanted before it waits. Not drained, it is reported again in that
-// Poll: once per loop iteration, as asyncio's selector loop does, never more often. (A Poll(0)
-// may return before the selector re-selected a re-armed socket; a later Poll reports it.)
+// so the selector would spin while the loop runs the callback. Instead a registration is
+// DISARMED (no longer selected) when it is queued; Poll reports it, and the NEXT Poll re-arms
+// every reported registration that is still wanted. Not drained, it is seen ready again by that
+// Poll's own Select: reported once per loop iteration, as asyncio's selector loop does.
 //
-// Waking the selector. Registration changes and re-arming reach the thread blocked in Select
-// through a loopback UDP socket connected to itself: one byte ends Select. A "wake pending" flag,
-// cleared under the lock just before the selector rebuilds its lists, limits this to one byte per
-// rebuild; the selector drains the socket after Select returns.
+// Waking the selector. The selector's lists go stale when registrations change or are re-armed;
+// that matters only once the loop is about to block, so just then Poll sends one byte to a
+// loopback UDP socket connected to itself, which ends the selector's Select; the selector
+// rebuilds its lists and drains the socket. A "wake pending" flag, cleared under the lock when
+// the selector rebuilds, keeps it to one byte per rebuild.
 //
-// Closed sockets. A socket disposed while armed makes Select throw; the selector then marks the
-// disposed sockets dead (never selected or reported again, as epoll forgets a closed descriptor)
-// and carries on. Nothing the selector thread meets may kill it or make it spin.
+// Closed sockets. A socket the user disposes while registered is dropped as dead, never selected
+// or reported again (as epoll forgets a closed descriptor): builds skip it, a Select that throws
+// because of it marks it, and Poll does not report one that was closed after it was seen ready.
+// Nothing the selector thread meets may kill it or make it spin.
 using System.Net;
 using System.Net.Sockets;
 
@@ -45,11 +47,15 @@ internal sealed class PortableBackend : IoBackend
     private readonly byte[] _wakeByte = new byte[1];
     private bool _loopWakePending;
     private bool _selectorWakePending;
+    private bool _selectorStale;                                // armed set changed since its build
     private bool _disposed;
     private Thread? _selector;
     private Socket? _wakeSocket;
 
-    private readonly List<ReadyEvent> _events = [];             // loop thread only
+    private readonly List<Socket> _pollRead = [];               // loop thread only
+    private readonly List<Socket> _pollWrite = [];
+    private readonly List<Socket> _pollError = [];
+    private readonly List<ReadyEvent> _events = [];
 
     private readonly List<Socket> _readList = [];               // selector thread only
     private readonly List<Socket> _writeList = [];
@@ -67,10 +73,10 @@ internal sealed class PortableBackend : IoBackend
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Re-arms the registrations reported by the previous call, then sleeps until the selector
-    /// thread queues readiness, <see cref="Wake"/> is called, or the timeout elapses. Reports each
-    /// queued registration once, for the directions it still wants, if it is still registered.
-    /// Allocates nothing in steady state.
+    /// Re-arms the registrations reported by the previous call and selects the armed sockets
+    /// without blocking; if none is ready, sleeps until the selector thread sees one,
+    /// <see cref="Wake"/> is called, or the timeout elapses. Reports each ready registration once,
+    /// for the directions it still wants, if it is still registered and its socket is open.
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The backend was disposed.</exception>
     public override void Poll(int timeoutMs, IIoReadySink sink)
@@ -81,10 +87,28 @@ internal sealed class PortableBackend : IoBackend
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             RearmReportedLocked();
-            if (!_loopWakePending && _queued.Count == 0 && timeoutMs != 0) { Monitor.Wait(_gate, timeoutMs); }
+            BuildListsLocked(_pollRead, _pollWrite, _pollError, wakeSocket: null);
+        }
+
+        bool selected = _pollError.Count > 0 && TrySelect(_pollRead, _pollWrite, _pollError, 0, out _);
+        lock (_gate)
+        {
+            if (selected) { MarkReadyLocked(_pollRead, 0, _pollWrite, _pollError); }
+            if (!_loopWakePending && _queued.Count == 0 && timeoutMs != 0)
+            {
+                if (_selectorStale) { WakeSelectorLocked(); }
+                Monitor.Wait(_gate, timeoutMs);
+            }
+
             _loopWakePending = false;
             foreach (Entry entry in _queued)
             {
+                if (IsClosed(entry.Socket))
+                {
+                    KillLocked(entry); // closed since it was seen ready: epoll would not report it
+                    continue;
+                }
+
                 entry.Phase = Phase.Reported;
                 _reported.Add(entry);
                 _events.Add(new ReadyEvent(entry, entry.ReadyRead, entry.ReadyWrite));
@@ -126,8 +150,8 @@ internal sealed class PortableBackend : IoBackend
     /// <inheritdoc/>
     /// <remarks>Starts the selector thread on the first registration. Loop thread only.</remarks>
     /// <exception cref="NotSupportedException">The registration has no socket.</exception>
+    /// <exception cref="ObjectDisposedException">The socket, or the backend, was disposed.</exception>
     /// <exception cref="InvalidOperationException">Another registration already watches the socket.</exception>
-    /// <exception cref="ObjectDisposedException">The backend was disposed.</exception>
     public override void Update(IoRegistration registration)
     {
         ArgumentNullException.ThrowIfNull(registration);
@@ -139,7 +163,13 @@ internal sealed class PortableBackend : IoBackend
             var entry = registration.BackendState as Entry;
             if (!read && !write)
             {
-                if (entry is not null) { RemoveLocked(entry); }
+                if (entry is not null)
+                {
+                    UnmapLocked(entry);
+                    if (entry.Phase == Phase.Queued) { _queued.Remove(entry); }
+                    entry.Phase = Phase.Removed; // if it is still in _reported, re-arming skips it
+                }
+
                 registration.BackendState = null;
                 registration.AppliedEvents = 0;
                 return;
@@ -150,6 +180,7 @@ internal sealed class PortableBackend : IoBackend
             {
                 Socket socket = registration.Socket ?? throw new NotSupportedException(
                     "The portable backend watches sockets only; raw descriptors need the epoll backend.");
+                ObjectDisposedException.ThrowIf(IsClosed(socket), socket);
                 EnsureSelectorStartedLocked();
                 entry = new Entry(registration, socket);
                 if (!_entries.TryAdd(socket, entry))
@@ -163,10 +194,7 @@ internal sealed class PortableBackend : IoBackend
             entry.WantRead = read;
             entry.WantWrite = write;
             registration.AppliedEvents = (read ? ReadBit : 0) | (write ? WriteBit : 0);
-            if (changed && entry.Phase == Phase.Armed)
-            {
-                WakeSelectorLocked(); // a Queued or Reported entry picks the change up when re-armed
-            }
+            _selectorStale |= changed; // Queued and Reported entries are picked up when re-armed
         }
     }
 
@@ -196,35 +224,115 @@ internal sealed class PortableBackend : IoBackend
         wakeSocket?.Dispose();
     }
 
+    private static bool IsClosed(Socket socket) => socket.SafeHandle.IsClosed;
+
     private void RearmReportedLocked()
     {
-        bool rearmed = false;
         foreach (Entry entry in _reported)
         {
             if (entry.Phase == Phase.Reported)
             {
                 entry.Phase = Phase.Armed;
-                rearmed = true;
+                _selectorStale = true;
             }
         }
 
         _reported.Clear();
-        if (rearmed) { WakeSelectorLocked(); }
     }
 
-    private void RemoveLocked(Entry entry)
+    private void UnmapLocked(Entry entry)
     {
         if (_entries.TryGetValue(entry.Socket, out Entry? current) && current == entry) { _entries.Remove(entry.Socket); }
-        if (entry.Phase == Phase.Queued)
+    }
+
+    /// <summary>Drops an entry whose socket was closed; the loop may still remove its registration.</summary>
+    private void KillLocked(Entry entry)
+    {
+        UnmapLocked(entry); // allowed while enumerating _entries
+        entry.Phase = Phase.Dead;
+    }
+
+    /// <summary>Fills the lists with the armed, open sockets (and the wake-up socket first, if given).</summary>
+    private void BuildListsLocked(List<Socket> read, List<Socket> write, List<Socket> error, Socket? wakeSocket)
+    {
+        read.Clear();
+        write.Clear();
+        error.Clear();
+        if (wakeSocket is not null) { read.Add(wakeSocket); }
+        foreach (Entry entry in _entries.Values)
         {
-            _queued.Remove(entry);
+            if (entry.Phase != Phase.Armed) { continue; }
+            if (IsClosed(entry.Socket))
+            {
+                KillLocked(entry);
+                continue;
+            }
+
+            if (entry.WantRead) { read.Add(entry.Socket); }
+            if (entry.WantWrite) { write.Add(entry.Socket); }
+            error.Add(entry.Socket);
         }
-        else if (entry.Phase == Phase.Armed)
+    }
+
+    /// <summary>Select that never throws; on failure marks the closed sockets dead and returns false.</summary>
+    private bool TrySelect(List<Socket> read, List<Socket> write, List<Socket> error, int microseconds, out bool foundDead)
+    {
+        foundDead = false;
+        try
         {
-            WakeSelectorLocked(); // stop selecting it, so that the user may close it
+            Socket.Select(read, write, error, microseconds);
+            return true;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            lock (_gate)
+            {
+                foreach (Entry entry in _entries.Values)
+                {
+                    if (IsClosed(entry.Socket))
+                    {
+                        KillLocked(entry);
+                        foundDead = true;
+                    }
+                }
+
+                foundDead |= _disposed;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Disarms and queues the entries of the ready sockets; true if any was newly queued.</summary>
+    private bool MarkReadyLocked(List<Socket> read, int readStart, List<Socket> write, List<Socket> error)
+    {
+        bool queued = false;
+        for (int i = readStart; i < read.Count; i++) { queued |= MarkReadyLocked(read[i], true, false); }
+        foreach (Socket socket in write) { queued |= MarkReadyLocked(socket, false, true); }
+        foreach (Socket socket in error) { queued |= MarkReadyLocked(socket, true, true); }
+        return queued;
+    }
+
+    private bool MarkReadyLocked(Socket socket, bool readable, bool writable)
+    {
+        if (!_entries.TryGetValue(socket, out Entry? entry)) { return false; }
+        readable &= entry.WantRead; // an error counts as ready for each wanted direction
+        writable &= entry.WantWrite;
+        if (entry.Phase == Phase.Armed && (readable || writable))
+        {
+            entry.Phase = Phase.Queued;
+            (entry.ReadyRead, entry.ReadyWrite) = (readable, writable);
+            _queued.Add(entry);
+            return true;
         }
 
-        entry.Phase = Phase.Removed; // if it is still in _reported, re-arming skips it
+        if (entry.Phase == Phase.Queued) // seen by another list, or by the other thread
+        {
+            entry.ReadyRead |= readable;
+            entry.ReadyWrite |= writable;
+        }
+
+        return false;
     }
 
     private void EnsureSelectorStartedLocked()
@@ -282,42 +390,20 @@ internal sealed class PortableBackend : IoBackend
         }
     }
 
-    /// <summary>One Select round on the selector thread; false once the backend is disposed.</summary>
+    /// <summary>One blocking Select round on the selector thread; false once the backend is disposed.</summary>
     private bool SelectOnce()
     {
         Socket wakeSocket;
         lock (_gate)
         {
             if (_disposed || _wakeSocket is null) { return false; }
-            _selectorWakePending = false; // a change from now on sends a fresh byte
+            (_selectorWakePending, _selectorStale) = (false, false); // changes from now on wake it again
             wakeSocket = _wakeSocket;
-            _readList.Clear();
-            _writeList.Clear();
-            _errorList.Clear();
-            _readList.Add(wakeSocket);
-            foreach (Entry entry in _entries.Values)
-            {
-                if (entry.Phase == Phase.Armed)
-                {
-                    if (entry.WantRead) { _readList.Add(entry.Socket); }
-                    if (entry.WantWrite) { _writeList.Add(entry.Socket); }
-                    _errorList.Add(entry.Socket);
-                }
-            }
+            BuildListsLocked(_readList, _writeList, _errorList, wakeSocket);
         }
 
-        try
+        if (!TrySelect(_readList, _writeList, _errorList, -1, out bool foundDead))
         {
-            Socket.Select(_readList, _writeList, _errorList, -1);
-        }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
-        {
-            bool foundDead;
-            lock (_gate)
-            {
-                foundDead = _disposed || MarkDeadSocketsLocked();
-            }
-
             if (!foundDead) { Thread.Sleep(10); } // not a closed socket of ours: back off, retry
             return true;
         }
@@ -328,78 +414,15 @@ internal sealed class PortableBackend : IoBackend
             wakeSocket.Receive(_drainBuffer);
         }
 
-        bool queued = false;
+        bool queued;
         lock (_gate)
         {
-            for (int i = woken ? 1 : 0; i < _readList.Count; i++)
-            {
-                queued |= MarkReadyLocked(_readList[i], true, false);
-            }
-
-            foreach (Socket socket in _writeList) { queued |= MarkReadyLocked(socket, false, true); }
-            foreach (Socket socket in _errorList) { queued |= MarkReadyLocked(socket, true, true); }
-            if (queued)
-            {
-                _loopWakePending = true;
-                Monitor.Pulse(_gate);
-            }
+            queued = MarkReadyLocked(_readList, woken ? 1 : 0, _writeList, _errorList);
+            if (queued) { Monitor.Pulse(_gate); }
         }
 
-        if (!queued && !woken) { Thread.Sleep(1); } // woke for nothing (e.g. POLLNVAL): do not spin
+        if (!queued && !woken) { Thread.Sleep(1); } // nothing new (e.g. the loop took it first): do not spin
         return true;
-    }
-
-    /// <summary>Disarms and queues the socket's entry for the wanted directions; true if newly queued.</summary>
-    private bool MarkReadyLocked(Socket socket, bool readable, bool writable)
-    {
-        if (!_entries.TryGetValue(socket, out Entry? entry)) { return false; }
-        readable &= entry.WantRead; // an error counts as ready for each wanted direction
-        writable &= entry.WantWrite;
-        if (entry.Phase == Phase.Armed && (readable || writable))
-        {
-            entry.Phase = Phase.Queued;
-            (entry.ReadyRead, entry.ReadyWrite) = (readable, writable);
-            _queued.Add(entry);
-            return true;
-        }
-
-        if (entry.Phase == Phase.Queued) // queued by this same round, from another list
-        {
-            entry.ReadyRead |= readable;
-            entry.ReadyWrite |= writable;
-        }
-
-        return false;
-    }
-
-    /// <summary>Marks armed entries whose socket was disposed as dead; true if there were any.</summary>
-    private bool MarkDeadSocketsLocked()
-    {
-        bool any = false;
-        foreach (Entry entry in _entries.Values)
-        {
-            if (entry.Phase == Phase.Armed && IsUnusable(entry.Socket))
-            {
-                entry.Phase = Phase.Dead;       // never selected again; the loop may still remove it
-                _entries.Remove(entry.Socket);  // allowed while enumerating
-                any = true;
-            }
-        }
-
-        return any;
-    }
-
-    private static bool IsUnusable(Socket socket)
-    {
-        try
-        {
-            socket.Poll(0, SelectMode.SelectError);
-            return false;
-        }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
-        {
-            return true;
-        }
     }
 
     /// <summary>The backend's state for one registration; guarded by the gate.</summary>
@@ -408,7 +431,7 @@ internal sealed class PortableBackend : IoBackend
         public readonly IoRegistration Registration = registration;
         public readonly Socket Socket = socket;
         public bool WantRead, WantWrite;    // interest as of the last Update
-        public bool ReadyRead, ReadyWrite;  // what the selector saw, while Queued
+        public bool ReadyRead, ReadyWrite;  // what a Select saw, while Queued
         public Phase Phase = Phase.Armed;
     }
 

@@ -49,6 +49,7 @@ public sealed partial class EventLoop
     private static int KeyOf(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed, socket);
         return (int)socket.Handle;
     }
 

@@ -1,0 +1,334 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace Aio.Tests.Loop;
+
+/// <summary>Signals are process-wide: these tests run alone, never alongside another collection.</summary>
+[CollectionDefinition("signals", DisableParallelization = true)]
+public sealed class SignalTestGroup
+{
+}
+
+/// <summary>A fact that runs on Linux only (real signals are sent with kill(2)).</summary>
+public sealed class LinuxFactAttribute : FactAttribute
+{
+    public LinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "Signal delivery is tested on Linux only.";
+        }
+    }
+}
+
+/// <summary>A theory that runs on Linux only.</summary>
+public sealed class LinuxTheoryAttribute : TheoryAttribute
+{
+    public LinuxTheoryAttribute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Skip = "Signal delivery is tested on Linux only.";
+        }
+    }
+}
+
+/// <summary>
+/// Signal handlers [loop.add_signal_handler / remove_signal_handler], with real signals delivered
+/// to this process by kill(2). SIGUSR1 terminates a process that does not handle it, so it is sent
+/// only while a handler is installed; SIGWINCH (ignored by default) is used wherever a handler
+/// may be absent.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public abstract partial class SignalTests : LoopTestBase
+{
+    private const int SigUsr1 = 10;
+    private const int SigWinch = 28;
+    private static readonly PosixSignal Usr1 = (PosixSignal)SigUsr1;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    private static void SendToSelf(int signal)
+    {
+        Assert.True(Kill(Environment.ProcessId, signal) == 0, $"kill failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Runs the loop until stopped; a watchdog outside the loop fails the test after <see cref="LoopTestBase.Patience"/>.</summary>
+    private static void RunBounded(EventLoop loop)
+    {
+        bool timedOut = false;
+        using (new Timer(_ => loop.TryCallSoonThreadSafe(() =>
+               {
+                   timedOut = true;
+                   loop.Stop();
+               }), null, Patience, Timeout.InfiniteTimeSpan))
+        {
+            loop.RunForever();
+        }
+
+        Assert.False(timedOut, $"the loop was not stopped within {Patience}");
+    }
+
+    public static TheoryData<int> CatchableSignals => new() { SigUsr1, SigWinch };
+
+    private static PosixSignal ToPosixSignal(int number) => number == SigWinch ? PosixSignal.SIGWINCH : (PosixSignal)number;
+
+    [LinuxTheory]
+    [MemberData(nameof(CatchableSignals))]
+    public void AddSignalHandler_SignalDelivered_HandlerRunsOnLoopThread(int number)
+    {
+        EventLoop loop = NewLoop();
+        int loopThread = 0;
+        int handlerThread = 0;
+        int runs = 0;
+        loop.AddSignalHandler(ToPosixSignal(number), () =>
+        {
+            runs++;
+            handlerThread = Environment.CurrentManagedThreadId;
+            loop.Stop();
+        });
+        loop.CallSoon(() =>
+        {
+            loopThread = Environment.CurrentManagedThreadId;
+            SendToSelf(number);
+        });
+
+        RunBounded(loop);
+
+        Assert.Equal(1, runs);
+        Assert.NotEqual(0, loopThread);
+        Assert.Equal(loopThread, handlerThread);
+        Assert.True(loop.RemoveSignalHandler(ToPosixSignal(number)));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_LoopOnOtherThread_HandlerRunsOnThatThread()
+    {
+        EventLoop loop = NewLoop();
+        int loopThread = 0;
+        int handlerThread = 0;
+        using var handled = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        loop.AddSignalHandler(Usr1, () =>
+        {
+            handlerThread = Environment.CurrentManagedThreadId;
+            loop.Stop();
+            handled.Set();
+        });
+        loop.CallSoon(() => loopThread = Environment.CurrentManagedThreadId);
+        Thread thread = RunOnThread(loop, started);
+        Assert.True(started.Wait(Patience));
+
+        SendToSelf(SigUsr1);
+
+        bool ran = handled.Wait(Patience);
+        if (!ran)
+        {
+            loop.CallSoonThreadSafe(loop.Stop);
+        }
+
+        Assert.True(thread.Join(Patience));
+        Assert.True(ran, "the handler did not run");
+        Assert.NotEqual(Environment.CurrentManagedThreadId, handlerThread);
+        Assert.Equal(loopThread, handlerThread);
+        Assert.True(loop.RemoveSignalHandler(Usr1));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_SignalBeforeLoopRuns_HandlerRunsOnceLoopRuns()
+    {
+        EventLoop loop = NewLoop();
+        int runs = 0;
+        loop.AddSignalHandler(PosixSignal.SIGWINCH, () =>
+        {
+            runs++;
+            loop.Stop();
+        });
+
+        SendToSelf(SigWinch);
+        RunBounded(loop);
+
+        Assert.Equal(1, runs);
+        Assert.True(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_SignalSentTwice_HandlerRunsForEach()
+    {
+        EventLoop loop = NewLoop();
+        int runs = 0;
+        loop.AddSignalHandler(Usr1, () =>
+        {
+            if (++runs == 1)
+            {
+                SendToSelf(SigUsr1);
+            }
+            else
+            {
+                loop.Stop();
+            }
+        });
+        loop.CallSoon(() => SendToSelf(SigUsr1));
+
+        RunBounded(loop);
+
+        Assert.Equal(2, runs);
+        Assert.True(loop.RemoveSignalHandler(Usr1));
+    }
+
+    [LinuxFact]
+    public void RemoveSignalHandler_Installed_ReturnsTrueThenFalse()
+    {
+        EventLoop loop = NewLoop();
+        Assert.False(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+        loop.AddSignalHandler(PosixSignal.SIGWINCH, () => { });
+
+        Assert.True(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+        Assert.False(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+    }
+
+    [LinuxFact]
+    public void RemoveSignalHandler_ThenSignal_HandlerDoesNotRun()
+    {
+        EventLoop loop = NewLoop();
+        int winchRuns = 0;
+        int winchRunsWhenUsr1Ran = -1;
+        loop.AddSignalHandler(PosixSignal.SIGWINCH, () => winchRuns++);
+        loop.AddSignalHandler(Usr1, () =>
+        {
+            winchRunsWhenUsr1Ran = winchRuns;
+            loop.Stop();
+        });
+        Assert.True(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+
+        // kill(2) on our own process runs the native handler before it returns, and .NET dispatches
+        // signals in arrival order: SIGWINCH (now unhandled, so ignored) is processed before SIGUSR1.
+        loop.CallSoon(() =>
+        {
+            SendToSelf(SigWinch);
+            SendToSelf(SigUsr1);
+        });
+        RunBounded(loop);
+
+        Assert.Equal(0, winchRunsWhenUsr1Ran);
+        Assert.Equal(0, winchRuns);
+        Assert.True(loop.RemoveSignalHandler(Usr1));
+    }
+
+    [LinuxFact]
+    public void RemoveSignalHandler_Installed_ReleasesTheHandler()
+    {
+        EventLoop loop = NewLoop();
+        WeakReference handler = AddCapturingHandler(loop, PosixSignal.SIGWINCH);
+
+        Assert.True(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+
+        Assert.False(IsAliveAfterCollection(handler), "the removed handler is still referenced (its registration was not disposed)");
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_Replaced_OldHandlerReleasedAndNewOneRuns()
+    {
+        EventLoop loop = NewLoop();
+        WeakReference old = AddCapturingHandler(loop, Usr1);
+        int runs = 0;
+        loop.AddSignalHandler(Usr1, () =>
+        {
+            runs++;
+            loop.Stop();
+        });
+
+        Assert.False(IsAliveAfterCollection(old), "the replaced handler is still referenced (its registration was not disposed)");
+
+        loop.CallSoon(() => SendToSelf(SigUsr1));
+        RunBounded(loop);
+        Assert.Equal(1, runs);
+        Assert.True(loop.RemoveSignalHandler(Usr1));
+        Assert.False(loop.RemoveSignalHandler(Usr1));
+    }
+
+    [LinuxFact]
+    public void Close_WithHandlersInstalled_RemovesThem()
+    {
+        EventLoop loop = NewLoop();
+        WeakReference winch = AddCapturingHandler(loop, PosixSignal.SIGWINCH);
+        WeakReference usr1 = AddCapturingHandler(loop, Usr1);
+
+        loop.Close();
+
+        Assert.False(IsAliveAfterCollection(winch), "Close left the SIGWINCH handler registered");
+        Assert.False(IsAliveAfterCollection(usr1), "Close left the SIGUSR1 handler registered");
+        Assert.False(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+        Assert.False(loop.RemoveSignalHandler(Usr1));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_ClosedLoop_ThrowsInvalidOperation()
+    {
+        EventLoop loop = NewLoop();
+        loop.Close();
+
+        Assert.Throws<InvalidOperationException>(() => loop.AddSignalHandler(PosixSignal.SIGWINCH, () => { }));
+    }
+
+    [LinuxTheory]
+    [InlineData(9)]            // SIGKILL
+    [InlineData(19)]           // SIGSTOP
+    [InlineData(0)]
+    [InlineData(65)]
+    [InlineData(-100)]         // no PosixSignal member
+    [InlineData(int.MinValue)]
+    [InlineData(int.MaxValue)]
+    public void AddSignalHandler_InvalidOrUncatchable_ThrowsArgumentException(int number)
+    {
+        EventLoop loop = NewLoop();
+
+        var error = Assert.Throws<ArgumentException>(() => loop.AddSignalHandler((PosixSignal)number, () => { }));
+
+        Assert.Equal("signal", error.ParamName);
+        Assert.False(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_NullHandler_ThrowsArgumentNull()
+    {
+        EventLoop loop = NewLoop();
+
+        Assert.Throws<ArgumentNullException>(() => loop.AddSignalHandler(PosixSignal.SIGWINCH, null!));
+    }
+
+    /// <summary>Installs a handler that is a fresh closure, and returns a weak reference to it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference AddCapturingHandler(EventLoop loop, PosixSignal signal)
+    {
+        var captured = new object();
+        Action handler = () => GC.KeepAlive(captured);
+        loop.AddSignalHandler(signal, handler);
+        return new WeakReference(handler);
+    }
+
+    private static bool IsAliveAfterCollection(WeakReference reference)
+    {
+        for (int i = 0; i < 3 && reference.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        return reference.IsAlive;
+    }
+}
+
+[Collection("signals")]
+public sealed class SignalEpollTests : SignalTests
+{
+    protected override LoopBackend Backend => LoopBackend.Epoll;
+}
+
+[Collection("signals")]
+public sealed class SignalPortableTests : SignalTests
+{
+    protected override LoopBackend Backend => LoopBackend.Portable;
+}
