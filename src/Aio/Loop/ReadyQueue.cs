@@ -4,8 +4,9 @@ namespace Aio;
 
 /// <summary>
 /// One entry of the ready queue: a callback object and its state. The callback is an
-/// <see cref="Action{T}"/> of object, a <see cref="SendOrPostCallback"/>, or an <see cref="ILoopWorkItem"/>
-/// (handles, futures, tasks), so scheduling allocates nothing beyond what the caller passes.
+/// <see cref="Action{T}"/> of object, an <see cref="Action"/> (await continuations), an
+/// <see cref="ILoopWorkItem"/> (handles, tasks), a future's done callback (state: the future) or a
+/// <see cref="SendOrPostCallback"/>, so scheduling allocates nothing beyond what the caller passes.
 /// </summary>
 internal readonly struct ReadyItem
 {
@@ -27,9 +28,17 @@ internal readonly struct ReadyItem
         {
             action(State);
         }
+        else if (callback is Action continuation)
+        {
+            continuation();
+        }
         else if (callback is ILoopWorkItem item)
         {
             item.Execute(State);
+        }
+        else if (callback is Action<Future> doneCallback)
+        {
+            doneCallback((Future)State!);
         }
         else
         {

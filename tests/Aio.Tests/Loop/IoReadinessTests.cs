@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Pipes;
 using System.Net;
 using System.Net.Sockets;
@@ -59,11 +60,15 @@ public abstract class IoReadinessTests : LoopTestBase
 
     private static int PatienceMicroseconds => (int)(Patience.Ticks / 10);
 
+    // Set by a callback that kept the loop busy past Patience (the loop starved the watchdog's post).
+    private volatile bool _spunTooLong;
+
     /// <summary>
     /// Runs <paramref name="loop"/> on this thread until something stops it; fails if that takes
-    /// longer than <see cref="LoopTestBase.Patience"/> (a watchdog outside the loop stops it then).
+    /// longer than <see cref="LoopTestBase.Patience"/> (a watchdog outside the loop stops it then;
+    /// self-rescheduling callbacks made here stop it themselves, in case posts starve).
     /// </summary>
-    protected static void RunBounded(EventLoop loop)
+    protected void RunBounded(EventLoop loop)
     {
         bool timedOut = false;
         using (new Timer(_ => loop.TryCallSoonThreadSafe(() =>
@@ -76,16 +81,27 @@ public abstract class IoReadinessTests : LoopTestBase
         }
 
         Assert.False(timedOut, $"the loop was not stopped within {Patience}");
+        Assert.False(_spunTooLong, $"the loop was not stopped within {Patience}, and posts to it starved");
     }
 
-    /// <summary>A self-rescheduling callback that counts loop iterations and runs <paramref name="step"/> in each.</summary>
-    protected static Func<int> StartIterationCounter(EventLoop loop, Action<int> step)
+    /// <summary>
+    /// Schedules a self-rescheduling callback that counts loop iterations and runs
+    /// <paramref name="step"/> with the iteration number in each; returns a reader of the count.
+    /// </summary>
+    protected Func<int> StartIterationCounter(EventLoop loop, Action<int> step)
     {
         int iteration = 0;
+        var realTime = Stopwatch.StartNew();
         void Tick()
         {
             iteration++;
             step(iteration);
+            if (realTime.Elapsed > Patience)
+            {
+                _spunTooLong = true;
+                loop.Stop();
+            }
+
             if (loop.IsRunning)
             {
                 loop.CallSoon(Tick);
@@ -471,17 +487,14 @@ public abstract class IoReadinessTests : LoopTestBase
             loop.Stop();
         });
         int spins = 0;
-        void Spin()
+        StartIterationCounter(loop, i =>
         {
-            if (++spins == 2)
+            spins = i;
+            if (i == 2)
             {
                 pair.B.Send([42]);
             }
-
-            loop.CallSoon(Spin);
-        }
-
-        loop.CallSoon(Spin);
+        });
 
         RunBounded(loop);
 

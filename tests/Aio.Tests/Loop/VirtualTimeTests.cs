@@ -230,7 +230,7 @@ public abstract class VirtualTimeTests : LoopTestBase
     }
 
     [Fact]
-    public void Advance_AutoJumpOff_TimerWaitsWhileLoopIdlesUntilAdvancePosted()
+    public void Advance_AutoJumpOff_IdleLoopDoesNotMoveTimeUntilAdvancePosted()
     {
         var clock = new VirtualClock(autoJump: false);
         EventLoop loop = NewLoop(clock);
@@ -243,14 +243,35 @@ public abstract class VirtualTimeTests : LoopTestBase
             fired.Set();
         });
         Thread thread = RunOnThread(loop, started);
-        Assert.True(started.Wait(Patience));
+        var probes = new List<(bool Fired, TimeSpan Elapsed)>();
+        bool ran;
+        try
+        {
+            Assert.True(started.Wait(Patience));
 
-        // The loop now idles with its only timer 30 virtual seconds away; nothing moves time but us.
-        Assert.True(loop.TryCallSoonThreadSafe(() => clock.Advance(TimeSpan.FromSeconds(30))));
-        bool ran = fired.Wait(Patience);
-        loop.CallSoonThreadSafe(loop.Stop);
-        Assert.True(thread.Join(Patience));
+            // Between two probes the loop runs out of callbacks and idles with its only timer 30
+            // virtual seconds away: nothing may move time but Advance.
+            for (int i = 0; i < 3; i++)
+            {
+                using var probed = new ManualResetEventSlim();
+                loop.CallSoonThreadSafe(() =>
+                {
+                    probes.Add((fired.IsSet, clock.Elapsed));
+                    probed.Set();
+                });
+                Assert.True(probed.Wait(Patience));
+            }
 
+            loop.CallSoonThreadSafe(() => clock.Advance(TimeSpan.FromSeconds(30)));
+            ran = fired.Wait(Patience);
+        }
+        finally
+        {
+            loop.CallSoonThreadSafe(loop.Stop);
+            Assert.True(thread.Join(Patience));
+        }
+
+        Assert.All(probes, probe => Assert.Equal((false, TimeSpan.Zero), probe));
         Assert.True(ran, "the timer did not fire after time was advanced");
         Assert.Equal(30, firedAt, 6);
     }

@@ -1,0 +1,288 @@
+// Futures [asyncio.Future]: a result that a loop callback will set later.
+//
+// A future belongs to one loop and is used on its thread only (as in asyncio; debug mode checks).
+// Completion never runs anything inline: every done callback and every awaiting continuation is
+// queued on the loop and runs in a later callback, so setting a result can never re-enter the
+// code that set it.
+//
+// Awaiting. GetAwaiter returns a struct awaiter; the continuation the compiler hands it is stored
+// in a single slot (a list only when several wait), so awaiting a pending future allocates
+// nothing beyond what the async method itself allocates. When the awaiting code runs inside a
+// LoopTask, the awaiter also tells that task which future it waits on: cancelling the task
+// cancels that future, which is how asyncio delivers CancelledError into the task's pending
+// await without the user passing a token.
+//
+// Lost errors. When a future fails, a small finalizable reporter is allocated (the future itself
+// is never finalizable, so successful futures cost the GC nothing). Reading the exception (through
+// await, Result, or GetException) disarms it; if the future is collected with its exception never
+// read, the reporter's finalizer posts "exception was never retrieved" to the loop's handler.
+using System.Runtime.ExceptionServices;
+
+namespace Aio;
+
+/// <summary>
+/// The common base of <see cref="Future{T}"/> and the loop's tasks [asyncio.Future]: done,
+/// cancelled, failed, done callbacks, await. Loop thread only unless a member says otherwise.
+/// </summary>
+public abstract class Future
+{
+    private State _state;
+    private Exception? _exception;
+    private string? _cancelMessage;
+    private object? _callbacks;
+    private UnobservedErrorReporter? _reporter;
+
+    private protected Future(EventLoop loop)
+    {
+        ArgumentNullException.ThrowIfNull(loop);
+        Loop = loop;
+    }
+
+    private enum State : byte
+    {
+        Pending,
+        Succeeded,
+        Failed,
+        Cancelled,
+    }
+
+    /// <summary>The loop the future belongs to [future.get_loop()].</summary>
+    public EventLoop Loop { get; }
+
+    /// <summary>Whether the future has a result, an exception, or was cancelled [future.done()].</summary>
+    public bool IsDone => _state != State.Pending;
+
+    /// <summary>Whether the future was cancelled [future.cancelled()].</summary>
+    public bool IsCancelled => _state == State.Cancelled;
+
+    /// <summary>Whether the future completed with a result (not an exception, not cancelled).</summary>
+    public bool IsCompletedSuccessfully => _state == State.Succeeded;
+
+    /// <summary>The message given to <see cref="Cancel"/>, if any.</summary>
+    public string? CancelMessage => _cancelMessage;
+
+    /// <summary>
+    /// Cancels the future [future.cancel(msg)]: if it is pending it becomes cancelled, its callbacks
+    /// are scheduled, and awaiting it throws <see cref="CancelledError"/> with <paramref name="message"/>.
+    /// </summary>
+    /// <returns>False when the future was already done.</returns>
+    public virtual bool Cancel(string? message = null) => TryCancel(message);
+
+    /// <summary>
+    /// Completes the future with <paramref name="exception"/> [future.set_exception]; awaiting it
+    /// rethrows that exception with its original stack trace.
+    /// </summary>
+    /// <exception cref="InvalidStateError">The future is already done.</exception>
+    public void SetException(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        ThrowIfDone();
+        _exception = exception;
+        _reporter = new UnobservedErrorReporter(Loop, this is ILoopTask ? "Task exception was never retrieved" : "Future exception was never retrieved", exception, ToString());
+        Complete(State.Failed);
+    }
+
+    /// <summary>
+    /// The exception the future failed with, or null if it succeeded [future.exception()]. Reading
+    /// it counts as retrieving it.
+    /// </summary>
+    /// <exception cref="InvalidStateError">The future is not done.</exception>
+    /// <exception cref="CancelledError">The future was cancelled.</exception>
+    public Exception? GetException()
+    {
+        switch (_state)
+        {
+            case State.Pending:
+                throw new InvalidStateError("The exception is not set yet: the future is still pending.");
+            case State.Cancelled:
+                throw NewCancelledError();
+            default:
+                MarkObserved();
+                return _exception;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="callback"/>(this future) on the loop once the future is done
+    /// [future.add_done_callback]; if it is already done, the callback is scheduled at once. Never
+    /// runs inline.
+    /// </summary>
+    public void AddDoneCallback(Action<Future> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Loop.CheckThread(nameof(AddDoneCallback));
+        if (IsDone)
+        {
+            Schedule(callback);
+        }
+        else
+        {
+            AddCallback(callback);
+        }
+    }
+
+    /// <summary>Removes every registration of <paramref name="callback"/> [future.remove_done_callback].</summary>
+    /// <returns>How many were removed.</returns>
+    public int RemoveDoneCallback(Action<Future> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        switch (_callbacks)
+        {
+            case Action<Future> single when single == callback:
+                _callbacks = null;
+                return 1;
+            case List<object> list:
+                return list.RemoveAll(item => item is Action<Future> registered && registered == callback);
+            default:
+                return 0;
+        }
+    }
+
+    /// <summary>Gets an awaiter; awaiting completes when the future is done and rethrows its failure.</summary>
+    public FutureAwaiter GetAwaiter() => new(this);
+
+    /// <summary>Completes a .NET task when this future is done, for code that is not on the loop.</summary>
+    public Task AsTask()
+    {
+        var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        AddDoneCallback(future =>
+        {
+            switch (future._state)
+            {
+                case State.Succeeded:
+                    completion.SetResult();
+                    break;
+                case State.Cancelled:
+                    completion.SetCanceled();
+                    break;
+                default:
+                    future.MarkObserved();
+                    completion.SetException(future._exception!);
+                    break;
+            }
+        });
+        return completion.Task;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"<{GetType().Name} {_state.ToString().ToLowerInvariant()}>";
+
+    /// <summary>
+    /// Returns when the future succeeded [future.result() for a future without a value]; otherwise
+    /// rethrows its exception (original stack trace kept) or throws <see cref="CancelledError"/>.
+    /// </summary>
+    /// <exception cref="InvalidStateError">The future is still pending.</exception>
+    public void ThrowIfNotSucceeded()
+    {
+        switch (_state)
+        {
+            case State.Succeeded:
+                return;
+            case State.Pending:
+                throw new InvalidStateError("The result is not set yet: the future is still pending.");
+            case State.Cancelled:
+                throw NewCancelledError();
+            default:
+                MarkObserved();
+                ExceptionDispatchInfo.Throw(_exception!);
+                return;
+        }
+    }
+
+    /// <summary>Marks the future succeeded and schedules its callbacks; the caller stored the result first.</summary>
+    private protected void CompleteSucceeded() => Complete(State.Succeeded);
+
+    /// <summary>Throws <see cref="InvalidStateError"/> when the future is done.</summary>
+    private protected void ThrowIfDone()
+    {
+        Loop.CheckThread("SetResult/SetException");
+        if (IsDone)
+        {
+            throw new InvalidStateError($"The future is already done ({_state.ToString().ToLowerInvariant()}); a result or exception can be set once.");
+        }
+    }
+
+    /// <summary>Cancels without task semantics (tasks override <see cref="Cancel"/>).</summary>
+    private protected bool TryCancel(string? message)
+    {
+        Loop.CheckThread(nameof(Cancel));
+        if (IsDone)
+        {
+            return false;
+        }
+
+        _cancelMessage = message;
+        Complete(State.Cancelled);
+        return true;
+    }
+
+    /// <summary>A fresh error for awaiting a cancelled future.</summary>
+    private protected CancelledError NewCancelledError() => new(_cancelMessage);
+
+    /// <summary>Called by the awaiter when code suspends on this future.</summary>
+    internal void OnAwait(Action continuation)
+    {
+        TaskCore.Current?.WaitOn(this);
+        if (IsDone)
+        {
+            Loop.TryPost(continuation, null);
+        }
+        else
+        {
+            AddCallback(continuation);
+        }
+    }
+
+    /// <summary>Records that the failure was delivered to someone.</summary>
+    private protected void MarkObserved()
+    {
+        if (_reporter is { } reporter)
+        {
+            reporter.Disarm();
+            _reporter = null;
+        }
+    }
+
+    private void AddCallback(object callback)
+    {
+        switch (_callbacks)
+        {
+            case null:
+                _callbacks = callback;
+                break;
+            case List<object> list:
+                list.Add(callback);
+                break;
+            default:
+                _callbacks = new List<object>(4) { _callbacks, callback };
+                break;
+        }
+    }
+
+    private void Complete(State state)
+    {
+        _state = state;
+        object? callbacks = _callbacks;
+        _callbacks = null;
+        if (callbacks is List<object> list)
+        {
+            foreach (object callback in list)
+            {
+                Schedule(callback);
+            }
+        }
+        else if (callbacks is not null)
+        {
+            Schedule(callbacks);
+        }
+
+        OnCompleted();
+    }
+
+    /// <summary>Runs after the state changed and callbacks were scheduled (tasks clean up here).</summary>
+    private protected virtual void OnCompleted()
+    {
+    }
+
+    private void Schedule(object callback) => Loop.TryPost(callback, callback is Action<Future> ? this : null);
+}

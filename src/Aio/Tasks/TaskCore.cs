@@ -1,0 +1,273 @@
+// The machinery shared by LoopTask and LoopTask<T> (asyncio's Task.__step, in .NET terms).
+//
+// A task wraps an async delegate. Its first step runs as a loop callback (or synchronously, for an
+// eager task): it makes the task "current" through an AsyncLocal, calls the delegate, and watches
+// the .NET Task the delegate returns. The async method's builder captures the execution context at
+// each await and restores it when the method resumes, so the task stays current in every later
+// step, whichever awaitable resumed it: Aio awaiters, foreign tasks (through the loop's
+// SynchronizationContext), anything.
+//
+// Cancellation, as asyncio defines it. When the task suspends on an Aio awaitable, the awaiter
+// reports the future to the current task (WaitOn). Cancel() cancels that future, so the pending
+// await throws CancelledError when the task resumes on the next iteration. If the task waits on
+// nothing of Aio's (it runs, or awaits a foreign task) the request is remembered (_mustCancel) and
+// delivered at its next Aio await: the future it then suspends on is cancelled at once, and a
+// Sleep(0) or Yield throws. The task's CancellationToken is cancelled too, for foreign awaits. A
+// body that ends with CancelledError (or with any OperationCanceledException while a cancel is
+// requested) leaves the task cancelled; one that catches it and returns leaves it succeeded.
+using System.Runtime.CompilerServices;
+
+namespace Aio;
+
+/// <summary>What a task's owner (the public task class) does for the shared machinery.</summary>
+internal interface ITaskOwner
+{
+    /// <summary>The task as a future.</summary>
+    Future Future { get; }
+
+    /// <summary>Invokes the body delegate (passing the task's token if it takes one).</summary>
+    Task StartBody();
+
+    /// <summary>Completes the future from the finished body: its result, or rethrows its failure.</summary>
+    void CompleteFrom(Task body);
+
+    /// <summary>Cancels the future itself (no task semantics).</summary>
+    void CancelFuture(string? message);
+
+    /// <summary>Fails the future.</summary>
+    void FailFuture(Exception exception);
+}
+
+/// <summary>Shared task state and stepping. Loop thread only.</summary>
+internal sealed class TaskCore : ILoopWorkItem
+{
+    private static readonly AsyncLocal<TaskCore?> CurrentTask = new();
+    private static long s_counter;
+
+    private readonly ITaskOwner _owner;
+    private readonly Action _onBodyCompleted;
+    private CancellationTokenSource? _cancellation;
+    private Task? _body;
+    private Future? _waitingOn;
+    private string? _cancelMessage;
+    private int _cancelRequests;
+    private bool _mustCancel;
+
+    public TaskCore(ITaskOwner owner, string? name)
+    {
+        _owner = owner;
+        _onBodyCompleted = OnBodyCompleted;
+        Name = name ?? "Task-" + Interlocked.Increment(ref s_counter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The task whose code is running now (flows across awaits), or null.</summary>
+    public static TaskCore? Current => CurrentTask.Value;
+
+    public string Name { get; set; }
+
+    public ILoopTask Task => (ILoopTask)_owner;
+
+    public EventLoop Loop => _owner.Future.Loop;
+
+    public CancellationToken Token => (_cancellation ??= NewSource()).Token;
+
+    /// <summary>The future the task is suspended on, if any (for diagnostics).</summary>
+    public Future? WaitingOn => _waitingOn;
+
+    /// <summary>Schedules the first step, or runs it now when eager and the loop is running here.</summary>
+    public void Schedule(bool eager)
+    {
+        Loop.RegisterTask(Task);
+        if (eager && Loop.IsOnLoopThread)
+        {
+            Step();
+        }
+        else
+        {
+            Loop.CheckClosed();
+            Loop.TryPost(this, null);
+        }
+    }
+
+    void ILoopWorkItem.Execute(object? state) => Step();
+
+    public bool Cancel(string? message)
+    {
+        Loop.CheckThread(nameof(Cancel));
+        if (_owner.Future.IsDone)
+        {
+            return false;
+        }
+
+        _cancelRequests++;
+        _cancelMessage = message;
+        CancelToken();
+        if (_waitingOn is { } future && future.Cancel(message))
+        {
+            return true;
+        }
+
+        _mustCancel = true;
+        return true;
+    }
+
+    public int Cancelling() => _cancelRequests;
+
+    public int Uncancel()
+    {
+        if (_cancelRequests > 0 && --_cancelRequests == 0)
+        {
+            _mustCancel = false;
+        }
+
+        return _cancelRequests;
+    }
+
+    /// <summary>The awaiter of <paramref name="future"/> suspends this task on it.</summary>
+    public void WaitOn(Future future)
+    {
+        _waitingOn = future;
+        if (_mustCancel && future.Cancel(_cancelMessage))
+        {
+            _mustCancel = false;
+        }
+    }
+
+    /// <summary>The task resumed from awaiting <paramref name="future"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Resumed(Future future)
+    {
+        if (ReferenceEquals(_waitingOn, future))
+        {
+            _waitingOn = null;
+        }
+    }
+
+    /// <summary>At a suspension with no future (Sleep(0), Yield): throws a pending cancellation.</summary>
+    public void ThrowIfCancelRequested()
+    {
+        if (_mustCancel)
+        {
+            _mustCancel = false;
+            throw new CancelledError(_cancelMessage);
+        }
+    }
+
+    private void Step()
+    {
+        if (_owner.Future.IsDone)
+        {
+            return;
+        }
+
+        if (_mustCancel)
+        {
+            _mustCancel = false;
+            Finish(_cancelMessage, cancelled: true, failure: null);
+            return;
+        }
+
+        TaskCore? previous = CurrentTask.Value;
+        CurrentTask.Value = this;
+        try
+        {
+            _body = _owner.StartBody();
+        }
+        catch (Exception exception)
+        {
+            _body = System.Threading.Tasks.Task.FromException(exception);
+        }
+        finally
+        {
+            CurrentTask.Value = previous;
+        }
+
+        if (_body.IsCompleted)
+        {
+            Complete();
+        }
+        else
+        {
+            _body.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onBodyCompleted);
+        }
+    }
+
+    private void OnBodyCompleted()
+    {
+        if (Loop.IsOnLoopThread)
+        {
+            Complete();
+        }
+        else if (!Loop.TryPost((Action)Complete, null))
+        {
+            // The loop closed under a body that finished elsewhere: nobody can observe the task.
+            _cancellation?.Dispose();
+        }
+    }
+
+    private void Complete()
+    {
+        try
+        {
+            _owner.CompleteFrom(_body!);
+            Finish(null, cancelled: false, failure: null);
+        }
+        catch (CancelledError error)
+        {
+            Finish(_cancelRequests > 0 ? _cancelMessage : error.Message, cancelled: true, failure: null);
+        }
+        catch (OperationCanceledException) when (_cancelRequests > 0)
+        {
+            Finish(_cancelMessage, cancelled: true, failure: null);
+        }
+        catch (Exception exception)
+        {
+            Finish(null, cancelled: false, failure: exception);
+        }
+    }
+
+    private void Finish(string? cancelMessage, bool cancelled, Exception? failure)
+    {
+        _waitingOn = null;
+        _body = null;
+        Loop.UnregisterTask(Task);
+        if (cancelled)
+        {
+            _owner.CancelFuture(cancelMessage);
+        }
+        else if (failure is not null)
+        {
+            _owner.FailFuture(failure);
+        }
+
+        _cancellation?.Dispose();
+    }
+
+    private CancellationTokenSource NewSource()
+    {
+        var source = new CancellationTokenSource();
+        if (_cancelRequests > 0)
+        {
+            source.Cancel();
+        }
+
+        return source;
+    }
+
+    private void CancelToken()
+    {
+        if (_cancellation is null || _cancellation.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            _cancellation.Cancel();
+        }
+        catch (AggregateException error)
+        {
+            Loop.CallExceptionHandler(new ExceptionContext($"A cancellation callback of {Name} failed", error));
+        }
+    }
+}

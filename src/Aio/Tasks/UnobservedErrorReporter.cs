@@ -1,0 +1,41 @@
+namespace Aio;
+
+/// <summary>
+/// Reports a future's exception that nobody retrieved ["exception was never retrieved"]. Allocated
+/// only when a future fails and referenced only by it; when the future is collected with the
+/// reporter still armed, the finalizer posts the report to the loop's exception handler (or logs it
+/// when the loop is closed).
+/// </summary>
+internal sealed class UnobservedErrorReporter
+{
+    private readonly EventLoop _loop;
+    private readonly string _message;
+    private readonly Exception _exception;
+    private readonly string _future;
+
+    public UnobservedErrorReporter(EventLoop loop, string message, Exception exception, string future)
+    {
+        _loop = loop;
+        _message = message;
+        _exception = exception;
+        _future = future;
+    }
+
+    ~UnobservedErrorReporter()
+    {
+        var context = new ExceptionContext(_message, _exception) { Future = _future };
+        if (!_loop.TryCallSoonThreadSafe(static state =>
+            {
+                var (loop, context) = ((EventLoop, ExceptionContext))state!;
+                loop.CallExceptionHandler(context);
+            }, (_loop, context)))
+        {
+            _loop.DefaultExceptionHandler(context);
+        }
+    }
+
+    /// <summary>The exception was retrieved: nothing to report.</summary>
+#pragma warning disable CA1816 // Not a Dispose: disarming the finalizer is this type's whole purpose.
+    public void Disarm() => GC.SuppressFinalize(this);
+#pragma warning restore CA1816
+}
