@@ -136,7 +136,12 @@ public sealed partial class EventLoop
         if (!task.IsCompleted)
         {
             var stopper = new RunStopper(this);
-            task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(stopper.OnCompleted);
+            _ = task.ContinueWith(
+                static (_, state) => ((RunStopper)state!).OnCompleted(),
+                stopper,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                System.Threading.Tasks.TaskScheduler.Default);
             try
             {
                 RunForever();

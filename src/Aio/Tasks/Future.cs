@@ -58,6 +58,9 @@ public abstract class Future
     /// <summary>Whether the future completed with a result (not an exception, not cancelled).</summary>
     public bool IsCompletedSuccessfully => _state == State.Succeeded;
 
+    /// <summary>Whether the future completed with an exception (without retrieving it).</summary>
+    public bool IsFaulted => _state == State.Failed;
+
     /// <summary>The message given to <see cref="Cancel"/>, if any.</summary>
     public string? CancelMessage => _cancelMessage;
 

@@ -6,7 +6,7 @@ namespace Aio;
 /// (or at once when eager), cancellable without a token. Await it, or read its outcome with
 /// <see cref="Future.ThrowIfNotSucceeded"/> once done. Loop thread only.
 /// </summary>
-public sealed class LoopTask : Future, ILoopTask, ITaskOwner
+public sealed partial class LoopTask : Future, ILoopTask, ITaskOwner
 {
     private readonly TaskCore _core;
     private readonly Delegate _body;

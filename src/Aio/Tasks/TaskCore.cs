@@ -45,7 +45,6 @@ internal sealed class TaskCore : ILoopWorkItem
     private static long s_counter;
 
     private readonly ITaskOwner _owner;
-    private readonly Action _onBodyCompleted;
     private CancellationTokenSource? _cancellation;
     private Task? _body;
     private Future? _waitingOn;
@@ -56,7 +55,6 @@ internal sealed class TaskCore : ILoopWorkItem
     public TaskCore(ITaskOwner owner, string? name)
     {
         _owner = owner;
-        _onBodyCompleted = OnBodyCompleted;
         Name = name ?? "Task-" + Interlocked.Increment(ref s_counter).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -188,20 +186,24 @@ internal sealed class TaskCore : ILoopWorkItem
         }
         else
         {
-            _body.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onBodyCompleted);
+            // ExecuteSynchronously: when the body completes on the loop thread, finish the task right
+            // there. (An awaiter continuation would be sent to the thread pool: .NET refuses to inline
+            // continuations while a SynchronizationContext such as the loop's is current.)
+            _body.ContinueWith(OnBodyCompleted, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    private void OnBodyCompleted()
+    private static void OnBodyCompleted(Task body, object? state)
     {
-        if (Loop.IsOnLoopThread)
+        var core = (TaskCore)state!;
+        if (core.Loop.IsOnLoopThread)
         {
-            Complete();
+            core.Complete();
         }
-        else if (!Loop.TryPost((Action)Complete, null))
+        else if (!core.Loop.TryPost((Action)core.Complete, null))
         {
             // The loop closed under a body that finished elsewhere: nobody can observe the task.
-            _cancellation?.Dispose();
+            core._cancellation?.Dispose();
         }
     }
 

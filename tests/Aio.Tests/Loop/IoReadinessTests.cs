@@ -100,6 +100,7 @@ public abstract class IoReadinessTests : LoopTestBase
             {
                 _spunTooLong = true;
                 loop.Stop();
+                return;
             }
 
             if (loop.IsRunning)

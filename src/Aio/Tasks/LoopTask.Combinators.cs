@@ -1,0 +1,245 @@
+namespace Aio;
+
+public sealed partial class LoopTask
+{
+    /// <summary>
+    /// Waits for every future and returns their results in order [asyncio.gather]. The first
+    /// failure (or cancellation) of a child fails the gather at once; the other children run on.
+    /// Cancelling the gather cancels every pending child.
+    /// </summary>
+    /// <exception cref="ArgumentException">The futures belong to different loops.</exception>
+    public static Future<T[]> Gather<T>(params Future<T>[] futures) => Gather((IEnumerable<Future<T>>)futures);
+
+    /// <inheritdoc cref="Gather{T}(Future{T}[])"/>
+    public static Future<T[]> Gather<T>(IEnumerable<Future<T>> futures)
+    {
+        Future[] children = Materialize(futures);
+        return new GatherFuture<T[]>(LoopOf(children), children, returnExceptions: false, static done =>
+        {
+            var results = new T[done.Length];
+            for (int i = 0; i < done.Length; i++)
+            {
+                results[i] = ((Future<T>)done[i]).Result;
+            }
+
+            return results;
+        });
+    }
+
+    /// <summary>Gather for futures of different types: completes when all succeed; read each result from its own future.</summary>
+    /// <exception cref="ArgumentException">The futures belong to different loops.</exception>
+    public static Future Gather(params Future[] futures)
+    {
+        Future[] children = Materialize(futures);
+        return new GatherFuture<bool>(LoopOf(children), children, returnExceptions: false, static _ => true);
+    }
+
+    /// <summary>
+    /// Gather with asyncio's <c>return_exceptions=True</c>: waits for every future and never fails
+    /// because of a child; element <c>i</c> of the result is null when future <c>i</c> succeeded,
+    /// else its exception (<see cref="CancelledError"/> when it was cancelled).
+    /// </summary>
+    /// <exception cref="ArgumentException">The futures belong to different loops.</exception>
+    public static Future<Exception?[]> Gather(IEnumerable<Future> futures, bool returnExceptions)
+    {
+        Future[] children = Materialize(futures);
+        if (!returnExceptions)
+        {
+            return new GatherFuture<Exception?[]>(LoopOf(children), children, returnExceptions: false, static done => new Exception?[done.Length]);
+        }
+
+        return new GatherFuture<Exception?[]>(LoopOf(children), children, returnExceptions: true, static done =>
+        {
+            var outcomes = new Exception?[done.Length];
+            for (int i = 0; i < done.Length; i++)
+            {
+                outcomes[i] = done[i].IsCancelled ? new CancelledError(done[i].CancelMessage) : done[i].GetException();
+            }
+
+            return outcomes;
+        });
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="returnWhen"/> is met or <paramref name="timeout"/> passes
+    /// [asyncio.wait]; never cancels the futures and never throws because of them.
+    /// </summary>
+    /// <exception cref="ArgumentException">No futures were given, or they belong to different loops.</exception>
+    public static Future<WaitResult> Wait(IEnumerable<Future> futures, TimeSpan? timeout = null, ReturnWhen returnWhen = ReturnWhen.AllCompleted)
+    {
+        Future[] children = Materialize(futures);
+        if (children.Length == 0)
+        {
+            throw new ArgumentException("Wait needs at least one future.", nameof(futures));
+        }
+
+        return new WaitFuture(LoopOf(children), children, timeout, returnWhen);
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="future"/> for at most <paramref name="timeout"/> [asyncio.wait_for].
+    /// On timeout the future is cancelled, the wait goes on until it has actually finished, and then
+    /// <see cref="TimeoutException"/> is thrown — unless the future still produced a result. A
+    /// cancellation of the waiting task is never turned into a timeout. Null: no limit.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
+    public static LoopTask<T> WaitFor<T>(Future<T> future, TimeSpan? timeout)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        return future.Loop.CreateTask(() => WaitForBody(future, timeout, () => future.Result), name: "WaitFor", eager: true);
+    }
+
+    /// <inheritdoc cref="WaitFor{T}(Future{T}, TimeSpan?)"/>
+    public static LoopTask WaitFor(Future future, TimeSpan? timeout)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        return future.Loop.CreateTask(() => (Task)WaitForBody(future, timeout, () => true), name: "WaitFor", eager: true);
+    }
+
+    /// <summary>
+    /// Protects <paramref name="future"/> from cancellation [asyncio.shield]: the returned future
+    /// mirrors its outcome, and cancelling the returned one (for example by cancelling the task that
+    /// awaits it) leaves <paramref name="future"/> running.
+    /// </summary>
+    public static Future<T> Shield<T>(Future<T> future)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        if (future.IsDone)
+        {
+            return future;
+        }
+
+        var outer = new Future<T>(future.Loop);
+        future.AddDoneCallback(inner =>
+        {
+            if (outer.IsCancelled)
+            {
+                RetrieveQuietly(inner);
+            }
+            else if (inner.IsCancelled)
+            {
+                outer.Cancel(inner.CancelMessage);
+            }
+            else if (inner.GetException() is { } failure)
+            {
+                outer.SetException(failure);
+            }
+            else
+            {
+                outer.SetResult(((Future<T>)inner).Result);
+            }
+        });
+        return outer;
+    }
+
+    /// <inheritdoc cref="Shield{T}(Future{T})"/>
+    public static Future Shield(Future future)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        if (future.IsDone)
+        {
+            return future;
+        }
+
+        var outer = new SignalFuture(future.Loop);
+        future.AddDoneCallback(inner =>
+        {
+            if (outer.IsCancelled)
+            {
+                RetrieveQuietly(inner);
+            }
+            else if (inner.IsCancelled)
+            {
+                outer.Cancel(inner.CancelMessage);
+            }
+            else if (inner.GetException() is { } failure)
+            {
+                outer.SetException(failure);
+            }
+            else
+            {
+                outer.TrySucceed();
+            }
+        });
+        return outer;
+    }
+
+    /// <summary>
+    /// Yields the futures in the order they complete [asyncio.as_completed, 3.13 async-iteration form].
+    /// With a timeout, the enumeration throws <see cref="TimeoutException"/> when it expires before all are done.
+    /// Cancelling the consuming task ends the wait with <see cref="CancelledError"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The futures belong to different loops.</exception>
+    public static IAsyncEnumerable<TFuture> AsCompleted<TFuture>(IEnumerable<TFuture> futures, TimeSpan? timeout = null)
+        where TFuture : Future
+    {
+        ArgumentNullException.ThrowIfNull(futures);
+        TFuture[] all = [.. futures];
+        return new AsCompletedSequence<TFuture>(all.Length == 0 ? null : LoopOf(all), all, timeout);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the running loop's default executor and awaits it as a future
+    /// [asyncio.to_thread]. Cancelling the future does not stop the work.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
+    public static Future<T> ToThread<T>(Func<T> work)
+    {
+        EventLoop loop = EventLoop.GetRunningLoop();
+        return loop.WrapTask(loop.RunInExecutor(work));
+    }
+
+    private static async Task<T> WaitForBody<T>(Future future, TimeSpan? timeout, Func<T> result)
+    {
+        if (timeout is null)
+        {
+            await future;
+            return result();
+        }
+
+        TaskCore self = TaskCore.Current!;
+        bool timedOut = false;
+        TimerHandle timer = future.Loop.CallLater(timeout.Value, () =>
+        {
+            timedOut = true;
+            future.Cancel();
+        });
+        try
+        {
+            await future;
+            return result();
+        }
+        catch (CancelledError error) when (timedOut && self.Cancelling() == 0)
+        {
+            throw new TimeoutException($"The wait timed out after {timeout.Value.TotalSeconds:0.###} s.", error);
+        }
+        finally
+        {
+            timer.Cancel();
+        }
+    }
+
+    private static void RetrieveQuietly(Future future)
+    {
+        if (!future.IsCancelled)
+        {
+            _ = future.GetException();
+        }
+    }
+
+    private static Future[] Materialize<TFuture>(IEnumerable<TFuture> futures)
+        where TFuture : Future
+    {
+        ArgumentNullException.ThrowIfNull(futures);
+        Future[] children = [.. futures];
+        foreach (Future child in children)
+        {
+            ArgumentNullException.ThrowIfNull(child, nameof(futures));
+        }
+
+        return children;
+    }
+
+    private static EventLoop LoopOf(Future[] futures) =>
+        futures.Length > 0 ? futures[0].Loop : EventLoop.GetRunningLoop();
+}
