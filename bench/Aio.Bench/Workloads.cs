@@ -11,6 +11,7 @@ internal static class Workloads
         ["callbacks"] = (Callbacks, 1_000_000),
         ["timers"] = (Timers, 200_000),
         ["threadsafe"] = (ThreadSafe, 1_000_000),
+        ["tasks"] = (Tasks, 1_000_000),
     };
 
     public static IEnumerable<string> Names => All.Keys;
@@ -77,6 +78,31 @@ internal static class Workloads
 
         loop.RunForever();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    /// <summary>N task steps: N/10 tasks, each awaiting Sleep(0) ten times; time until all finished.</summary>
+    private static double Tasks(EventLoopOptions options, long ops)
+    {
+        using var loop = new EventLoop(options);
+        long tasks = Math.Max(1, ops / 10);
+        return loop.RunUntilComplete(async () =>
+        {
+            long start = Stopwatch.GetTimestamp();
+            var all = new LoopTask[tasks];
+            for (long i = 0; i < tasks; i++)
+            {
+                all[i] = loop.CreateTask(static async () =>
+                {
+                    for (int step = 0; step < 10; step++)
+                    {
+                        await LoopTask.Yield();
+                    }
+                });
+            }
+
+            await LoopTask.Gather(all);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        });
     }
 
     /// <summary>N thread-safe posts from one other thread; time until all ran on the loop.</summary>

@@ -8,6 +8,7 @@ public sealed partial class EventLoop
     /// The process-wide policy [asyncio.get_event_loop_policy / set_event_loop_policy]. Setting
     /// null restores a default policy. Thread-safe.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.AllowNull]
     public static EventLoopPolicy Policy
     {
         get

@@ -23,7 +23,7 @@ public class Handle : ILoopWorkItem
         _state = state;
         if (loop.DebugEnabled)
         {
-            CreationStackTrace = new StackTrace(2, fNeedFileInfo: true);
+            CreationStackTrace = CallerStackTrace();
         }
     }
 
@@ -80,6 +80,25 @@ public class Handle : ILoopWorkItem
         string name = _callback is null ? "<cancelled>" : DescribeCallback(_callback);
         return $"<{GetType().Name} {name}>";
     }
+
+    /// <summary>The current stack without Aio's own frames on top: it starts where the user scheduled.</summary>
+    private static StackTrace CallerStackTrace()
+    {
+        StackFrame[] frames = new StackTrace(1, fNeedFileInfo: true).GetFrames();
+        int first = 0;
+        while (first < frames.Length - 1 && IsOwnFrame(frames[first]))
+        {
+            first++;
+        }
+
+        return new StackTrace(frames[first..]);
+    }
+
+    private static bool IsOwnFrame(StackFrame frame) =>
+        DiagnosticMethodInfo.Create(frame)?.DeclaringAssemblyName is { } assembly &&
+        (assembly == OwnAssembly || assembly.StartsWith(OwnAssembly + ",", StringComparison.Ordinal));
+
+    private static readonly string OwnAssembly = typeof(Handle).Assembly.GetName().Name!;
 
     internal static string DescribeCallback(Delegate callback) =>
         callback.Method.DeclaringType is { } type ? $"{type.Name}.{callback.Method.Name}" : callback.Method.Name;
