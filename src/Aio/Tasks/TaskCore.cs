@@ -12,7 +12,9 @@
 // await throws CancelledError when the task resumes on the next iteration. If the task waits on
 // nothing of Aio's (it runs, or awaits a foreign task) the request is remembered (_mustCancel) and
 // delivered at its next Aio await: the future it then suspends on is cancelled at once, and a
-// Sleep(0) or Yield throws. The task's CancellationToken is cancelled too, for foreign awaits. A
+// Sleep(0) or Yield throws. The task's CancellationToken is cancelled too, for foreign awaits
+// (last, since its callbacks may run continuations inline), and replaced by a fresh one once
+// Uncancel withdraws the last request (a timeout scope or task group undoing its own cancel). A
 // body that ends with CancelledError (or with any OperationCanceledException while a cancel is
 // requested) leaves the task cancelled; one that catches it and returns leaves it succeeded.
 using System.Runtime.CompilerServices;
@@ -99,13 +101,14 @@ internal sealed class TaskCore : ILoopWorkItem
 
         _cancelRequests++;
         _cancelMessage = message;
-        CancelToken();
-        if (_waitingOn is { } future && future.Cancel(message))
+        if (_waitingOn is not { } future || !future.Cancel(message))
         {
-            return true;
+            _mustCancel = true;
         }
 
-        _mustCancel = true;
+        // Last: token callbacks may run foreign continuations inline, even this task's body (which
+        // may then suspend on a new future, or Uncancel); the request must be recorded before that.
+        CancelToken();
         return true;
     }
 
@@ -116,6 +119,15 @@ internal sealed class TaskCore : ILoopWorkItem
         if (_cancelRequests > 0 && --_cancelRequests == 0)
         {
             _mustCancel = false;
+
+            // No request is left: the next Token read makes a fresh token, so a cancellation that
+            // was handled (a timeout that expired, a task group's own abort) does not poison later
+            // foreign awaits. Code holding the old token keeps seeing it cancelled.
+            if (_cancellation is { IsCancellationRequested: true } cancelled)
+            {
+                _cancellation = null;
+                cancelled.Dispose();
+            }
         }
 
         return _cancelRequests;

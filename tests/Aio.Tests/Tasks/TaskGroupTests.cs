@@ -148,7 +148,7 @@ public abstract class TaskGroupTests : LoopTestBase
         {
             AggregateException error = await Assert.ThrowsAsync<AggregateException>(() => TaskGroup.RunAsync(async group =>
             {
-                group.CreateTask(async () =>
+                _ = group.CreateTask(async () =>
                 {
                     await LoopTask.Sleep(TimeSpan.FromSeconds(1));
                     throw new FormatException("child failed");
@@ -183,7 +183,7 @@ public abstract class TaskGroupTests : LoopTestBase
             try
             {
                 await using var group = new TaskGroup();
-                group.CreateTask(async () =>
+                _ = group.CreateTask(async () =>
                 {
                     await LoopTask.Sleep(TimeSpan.FromSeconds(1));
                     throw new FormatException("child failed");
@@ -335,7 +335,7 @@ public abstract class TaskGroupTests : LoopTestBase
         {
             await Assert.ThrowsAsync<AggregateException>(() => TaskGroup.RunAsync(async group =>
             {
-                group.CreateTask(() => Task.FromException(new FormatException("at once")));
+                _ = group.CreateTask(() => Task.FromException(new FormatException("at once")));
                 try
                 {
                     await LoopTask.Sleep(OneHour);
@@ -361,7 +361,7 @@ public abstract class TaskGroupTests : LoopTestBase
                 group.CreateTask(async () =>
                 {
                     await LoopTask.Sleep(TimeSpan.FromSeconds(1));
-                    group.CreateTask(async () =>
+                    _ = group.CreateTask(async () =>
                     {
                         await LoopTask.Sleep(TimeSpan.FromSeconds(1));
                         log.Add("grandchild");
@@ -377,6 +377,50 @@ public abstract class TaskGroupTests : LoopTestBase
     }
 
     [Fact]
+    public void CreateTask_EagerChildFailsAtOnce_ParentCancelledOnlyAfterCreateReturns()
+    {
+        EventLoop loop = NewVirtualLoop(out _);
+        var log = new List<string>();
+        RunInTask(loop, async () =>
+        {
+            await Assert.ThrowsAsync<AggregateException>(() => TaskGroup.RunAsync(async group =>
+            {
+                LoopTask child = group.CreateTask(() => throw new FormatException("eager failure"), eager: true);
+                log.Add($"created, child done={child.IsDone}");
+                try
+                {
+                    await LoopTask.Sleep(OneHour);
+                }
+                catch (CancelledError)
+                {
+                    log.Add("body cancelled");
+                    throw;
+                }
+            }));
+        });
+
+        Assert.Equal(["created, child done=True", "body cancelled"], log);
+    }
+
+    [Fact]
+    public void RunAsync_ChildFailure_IsRetrievedAndNotReportedAsLost()
+    {
+        EventLoop loop = NewVirtualLoop(out _);
+        RunInTask(loop, () => Assert.ThrowsAsync<AggregateException>(() => TaskGroup.RunAsync(group =>
+        {
+            _ = group.CreateTask(() => Task.FromException(new FormatException("seen by the group")));
+            return Task.CompletedTask;
+        })));
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        loop.Stop();
+        loop.RunForever();
+
+        Assert.Empty(TakeErrors());
+    }
+
+    [Fact]
     public void TaskGroup_OutsideATask_ThrowsInvalidOperation()
     {
         EventLoop loop = NewVirtualLoop(out _);
@@ -384,7 +428,7 @@ public abstract class TaskGroupTests : LoopTestBase
         {
             InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => new TaskGroup());
             Assert.Contains("LoopTask", error.Message, StringComparison.Ordinal);
-            Assert.Throws<InvalidOperationException>(() => TaskGroup.RunAsync(_ => Task.CompletedTask));
+            Assert.Throws<InvalidOperationException>(() => { _ = TaskGroup.RunAsync(_ => Task.CompletedTask); });
             return Task.CompletedTask;
         });
     }

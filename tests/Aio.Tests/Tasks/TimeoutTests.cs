@@ -260,7 +260,7 @@ public abstract class TimeoutTests : LoopTestBase
             TimeoutScope scope = LoopTask.Timeout(TimeSpan.FromSeconds(1));
             await scope.RunAsync(async () => await LoopTask.Yield());
             Assert.Throws<InvalidOperationException>(() => scope.Reschedule(loop.Time() + 1));
-            Assert.Throws<InvalidOperationException>(() => scope.RunAsync(() => Task.CompletedTask));
+            Assert.Throws<InvalidOperationException>(() => { _ = scope.RunAsync(() => Task.CompletedTask); });
         });
     }
 
@@ -363,13 +363,35 @@ public abstract class TimeoutTests : LoopTestBase
     }
 
     [Fact]
+    public void Timeout_AfterExpiry_TaskTokenIsFreshAgain()
+    {
+        EventLoop loop = NewVirtualLoop(out _);
+        RunInTask(loop, async () =>
+        {
+            ILoopTask self = LoopTask.Current!;
+            CancellationToken during = default;
+            await Assert.ThrowsAsync<TimeoutException>(() => LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1), async () =>
+            {
+                during = self.CancellationToken;
+                await LoopTask.Sleep(OneHour);
+            }));
+
+            Assert.True(during.IsCancellationRequested);
+            Assert.False(self.CancellationToken.IsCancellationRequested);
+            var slow = new TaskCompletionSource();
+            loop.CallLater(TimeSpan.FromSeconds(1), () => slow.SetResult());
+            await slow.Task.WaitAsync(self.CancellationToken);
+        });
+    }
+
+    [Fact]
     public void Timeout_OutsideATask_ThrowsInvalidOperation()
     {
         EventLoop loop = NewVirtualLoop(out _);
         loop.RunUntilComplete(() =>
         {
             InvalidOperationException error = Assert.Throws<InvalidOperationException>(
-                () => LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1), () => Task.CompletedTask));
+                () => { _ = LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1), () => Task.CompletedTask); });
             Assert.Contains("LoopTask", error.Message, StringComparison.Ordinal);
             return Task.CompletedTask;
         });
