@@ -2,7 +2,10 @@ namespace Aio;
 
 public sealed partial class EventLoop
 {
-    private readonly HashSet<ILoopTask> _tasks = [];
+    // Weak, as asyncio's _all_tasks is: a pending task stays alive through whatever it awaits (the
+    // future's continuation holds it), so only a task that can never resume is collected, and its
+    // PendingTaskReporter then says so.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILoopTask, object?> _tasks = new();
 
     /// <summary>
     /// Whether new tasks run their first step synchronously inside <c>CreateTask</c> when the loop is
@@ -101,11 +104,11 @@ public sealed partial class EventLoop
         }, cancellationToken);
     }
 
-    internal void RegisterTask(ILoopTask task) => _tasks.Add(task);
+    internal void RegisterTask(ILoopTask task) => _tasks.AddOrUpdate(task, null);
 
     internal void UnregisterTask(ILoopTask task) => _tasks.Remove(task);
 
-    internal IReadOnlyCollection<ILoopTask> PendingTasks() => [.. _tasks];
+    internal IReadOnlyCollection<ILoopTask> PendingTasks() => [.. _tasks.Select(entry => entry.Key).Where(task => !task.IsDone)];
 
     private LoopTask StartTask(LoopTask task, bool eager)
     {

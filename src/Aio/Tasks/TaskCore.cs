@@ -50,6 +50,7 @@ internal sealed class TaskCore : ILoopWorkItem
     private CancellationTokenSource? _cancellation;
     private Task? _body;
     private Future? _waitingOn;
+    private PendingTaskReporter? _pendingReporter;
     private string? _cancelMessage;
     private int _cancelRequests;
     private bool _mustCancel;
@@ -78,6 +79,7 @@ internal sealed class TaskCore : ILoopWorkItem
     public void Schedule(bool eager)
     {
         Loop.RegisterTask(Task);
+        _pendingReporter = new PendingTaskReporter(Loop, Name);
         if (eager && Loop.IsOnLoopThread)
         {
             Step();
@@ -244,6 +246,8 @@ internal sealed class TaskCore : ILoopWorkItem
     {
         _waitingOn = null;
         _body = null;
+        _pendingReporter?.Disarm();
+        _pendingReporter = null;
         Loop.UnregisterTask(Task);
         if (cancelled)
         {
