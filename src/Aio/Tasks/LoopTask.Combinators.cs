@@ -110,25 +110,7 @@ public sealed partial class LoopTask
         }
 
         var outer = new Future<T>(future.Loop);
-        future.AddDoneCallback(inner =>
-        {
-            if (outer.IsCancelled)
-            {
-                RetrieveQuietly(inner);
-            }
-            else if (inner.IsCancelled)
-            {
-                outer.Cancel(inner.CancelMessage);
-            }
-            else if (inner.GetException() is { } failure)
-            {
-                outer.SetException(failure);
-            }
-            else
-            {
-                outer.SetResult(((Future<T>)inner).Result);
-            }
-        });
+        Mirror(future, outer, () => outer.SetResult(future.Result));
         return outer;
     }
 
@@ -142,25 +124,7 @@ public sealed partial class LoopTask
         }
 
         var outer = new SignalFuture(future.Loop);
-        future.AddDoneCallback(inner =>
-        {
-            if (outer.IsCancelled)
-            {
-                RetrieveQuietly(inner);
-            }
-            else if (inner.IsCancelled)
-            {
-                outer.Cancel(inner.CancelMessage);
-            }
-            else if (inner.GetException() is { } failure)
-            {
-                outer.SetException(failure);
-            }
-            else
-            {
-                outer.TrySucceed();
-            }
-        });
+        Mirror(future, outer, () => outer.TrySucceed());
         return outer;
     }
 
@@ -218,6 +182,27 @@ public sealed partial class LoopTask
             timer.Cancel();
         }
     }
+
+    /// <summary>Copies <paramref name="inner"/>'s outcome to <paramref name="outer"/> unless the outer was cancelled first.</summary>
+    private static void Mirror(Future inner, Future outer, Action succeed) => inner.AddDoneCallback(done =>
+    {
+        if (outer.IsCancelled)
+        {
+            RetrieveQuietly(done);
+        }
+        else if (done.IsCancelled)
+        {
+            outer.Cancel(done.CancelMessage);
+        }
+        else if (done.GetException() is { } failure)
+        {
+            outer.SetException(failure);
+        }
+        else
+        {
+            succeed();
+        }
+    });
 
     private static void RetrieveQuietly(Future future)
     {
