@@ -104,14 +104,39 @@ public sealed partial class EventLoop
     }
 
     /// <summary>
-    /// Starts <paramref name="main"/> on the loop in the next iteration, with the loop's context
-    /// current, and runs the loop until the task it returns completes [run_until_complete(coro)].
+    /// Runs the loop until <paramref name="future"/> (a future or a loop task) is done and returns
+    /// its outcome [loop.run_until_complete(future)].
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The loop stopped before the future completed, or the loop cannot run (see <see cref="RunForever"/>).
+    /// </exception>
+    /// <exception cref="CancelledError">The future was cancelled.</exception>
+    public void RunUntilComplete(Future future)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        RunUntilDone(future);
+        future.ThrowIfNotSucceeded();
+    }
+
+    /// <inheritdoc cref="RunUntilComplete(Future)"/>
+    /// <returns>The future's result.</returns>
+    public T RunUntilComplete<T>(Future<T> future)
+    {
+        ArgumentNullException.ThrowIfNull(future);
+        RunUntilDone(future);
+        return future.Result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="main"/> as a <see cref="LoopTask"/> (first step in the next iteration)
+    /// and the loop until it completes [run_until_complete(coro)]: inside, <see cref="LoopTask.Current"/>
+    /// is that task, so cancellation, timeouts and task groups work as in any task.
     /// </summary>
     /// <exception cref="InvalidOperationException">The loop stopped before the task completed, or cannot run.</exception>
     public void RunUntilComplete(Func<Task> main)
     {
         ArgumentNullException.ThrowIfNull(main);
-        RunUntilComplete(StartOnLoop(main).Unwrap());
+        RunUntilComplete(CreateTask(main, "main"));
     }
 
     /// <inheritdoc cref="RunUntilComplete(Func{Task})"/>
@@ -119,15 +144,37 @@ public sealed partial class EventLoop
     public T RunUntilComplete<T>(Func<Task<T>> main)
     {
         ArgumentNullException.ThrowIfNull(main);
-        return RunUntilComplete(StartOnLoop(main).Unwrap());
+        return RunUntilComplete(CreateTask(main, "main"));
     }
 
-    private Task<TResult> StartOnLoop<TResult>(Func<TResult> start)
+    private void RunUntilDone(Future future)
     {
         CheckClosed();
-        var task = new Task<TResult>(start);
-        task.Start(TaskScheduler);
-        return task;
+        if (!ReferenceEquals(future.Loop, this))
+        {
+            throw new ArgumentException("The future belongs to another loop; run that loop instead.", nameof(future));
+        }
+
+        if (!future.IsDone)
+        {
+            var stopper = new RunStopper(this);
+            Action<Future> stop = _ => stopper.OnCompleted();
+            future.AddDoneCallback(stop);
+            try
+            {
+                RunForever();
+            }
+            finally
+            {
+                stopper.Active = false;
+                future.RemoveDoneCallback(stop);
+            }
+        }
+
+        if (!future.IsDone)
+        {
+            throw new InvalidOperationException("Event loop stopped before the task completed.");
+        }
     }
 
     private void RunUntilDone(Task task)

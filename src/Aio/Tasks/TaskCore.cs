@@ -187,7 +187,9 @@ internal sealed class TaskCore : ILoopWorkItem
         }
         catch (Exception exception)
         {
-            _body = System.Threading.Tasks.Task.FromException(exception);
+            // A delegate that is not async threw before returning a task.
+            FinishWith(exception);
+            return;
         }
         finally
         {
@@ -226,19 +228,30 @@ internal sealed class TaskCore : ILoopWorkItem
         try
         {
             _owner.CompleteFrom(_body!);
-            Finish(null, cancelled: false, failure: null);
-        }
-        catch (CancelledError error)
-        {
-            Finish(_cancelRequests > 0 ? _cancelMessage : error.Message, cancelled: true, failure: null);
-        }
-        catch (OperationCanceledException) when (_cancelRequests > 0)
-        {
-            Finish(_cancelMessage, cancelled: true, failure: null);
         }
         catch (Exception exception)
         {
-            Finish(null, cancelled: false, failure: exception);
+            FinishWith(exception);
+            return;
+        }
+
+        Finish(null, cancelled: false, failure: null);
+    }
+
+    /// <summary>Ends the task by how its body failed: cancelled, or failed with the exception.</summary>
+    private void FinishWith(Exception exception)
+    {
+        switch (exception)
+        {
+            case CancelledError error:
+                Finish(_cancelRequests > 0 ? _cancelMessage : error.Message, cancelled: true, failure: null);
+                break;
+            case OperationCanceledException when _cancelRequests > 0:
+                Finish(_cancelMessage, cancelled: true, failure: null);
+                break;
+            default:
+                Finish(null, cancelled: false, failure: exception);
+                break;
         }
     }
 

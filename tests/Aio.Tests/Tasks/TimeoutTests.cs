@@ -388,13 +388,15 @@ public abstract class TimeoutTests : LoopTestBase
     public void Timeout_OutsideATask_ThrowsInvalidOperation()
     {
         EventLoop loop = NewVirtualLoop(out _);
-        loop.RunUntilComplete(() =>
-        {
-            InvalidOperationException error = Assert.Throws<InvalidOperationException>(
-                () => { _ = LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1), () => Task.CompletedTask); });
-            Assert.Contains("LoopTask", error.Message, StringComparison.Ordinal);
-            return Task.CompletedTask;
-        });
+        Exception? error = null;
+
+        // A plain callback: the loop runs, but no task does.
+        loop.CallSoon(() => error = Record.Exception(
+            () => { _ = LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1), () => Task.CompletedTask); }));
+        loop.CallSoon(loop.Stop);
+        loop.RunForever();
+
+        Assert.Contains("LoopTask", Assert.IsType<InvalidOperationException>(error).Message, StringComparison.Ordinal);
     }
 
     [Fact]
