@@ -54,12 +54,11 @@ public abstract class AsyncOnLoopTests : LoopTestBase
 
         loop.RunUntilComplete(async () =>
         {
-            // allow-real-time: a real timer completes on a pool thread; this tests where the await resumes.
-            await Task.Delay(1);
+            // A real timer completes on a pool thread; this tests where the await resumes, not waiting.
+            await Task.Delay(1); // allow-real-time
             resumedOn.Add(Environment.CurrentManagedThreadId);
 
-            // allow-real-time: same, a second time.
-            await Task.Delay(1);
+            await Task.Delay(1); // allow-real-time: same, a second time
             resumedOn.Add(Environment.CurrentManagedThreadId);
             contextAfter = SynchronizationContext.Current;
         });
@@ -311,42 +310,54 @@ public abstract class AsyncOnLoopTests : LoopTestBase
         Assert.Equal(1, loop.TaskScheduler.MaximumConcurrencyLevel);
     }
 
+    /// <summary>
+    /// Runs <paramref name="run"/> (which runs the loop) on a pool thread, so that a run that never
+    /// returns fails the test after <see cref="LoopTestBase.Patience"/> instead of hanging it.
+    /// </summary>
+    private static async Task<T> ReturnsWithin<T>(Func<T> run) => await Task.Run(run).WaitAsync(Patience);
+
     [Fact]
-    public void RunUntilComplete_StopWhileTaskPending_ThrowsAndTaskCanFinishOnNextRun()
+    public async Task RunUntilComplete_StopWhileTaskPending_ThrowsAndTaskCanFinishOnNextRun()
     {
         EventLoop loop = NewLoop();
         var source = new TaskCompletionSource<int>();
         loop.CallSoon(loop.Stop);
 
-        var error = Assert.Throws<InvalidOperationException>(() => loop.RunUntilComplete(source.Task));
+        Exception? error = await ReturnsWithin(() => Record.Exception(() => loop.RunUntilComplete(source.Task)));
 
+        Assert.IsType<InvalidOperationException>(error);
         Assert.Contains("Event loop stopped before the task completed", error.Message, StringComparison.Ordinal);
         Assert.False(loop.IsRunning);
+        Assert.False(source.Task.IsCompleted);
 
         loop.CallSoon(() => source.SetResult(4));
-        Assert.Equal(4, loop.RunUntilComplete(source.Task));
+        Assert.Equal(4, await ReturnsWithin(() => loop.RunUntilComplete(source.Task)));
     }
 
     [Fact]
-    public void RunUntilComplete_AsyncMainStopsLoopWhilePending_ThrowsThenResumesOnNextRun()
+    public async Task RunUntilComplete_AsyncMainStopsLoopWhilePending_ThrowsThenResumesOnNextRun()
     {
         EventLoop loop = NewLoop();
         var gate = new TaskCompletionSource();
         bool finished = false;
 
         Task main = Task.CompletedTask;
-        var error = Assert.Throws<InvalidOperationException>(() => loop.RunUntilComplete(() =>
+        Exception? error = await ReturnsWithin(() => Record.Exception(() => loop.RunUntilComplete(() =>
         {
             main = Body();
             return main;
-        }));
+        })));
+        Assert.IsType<InvalidOperationException>(error);
         Assert.Contains("Event loop stopped before the task completed", error.Message, StringComparison.Ordinal);
         Assert.False(finished);
 
         // Completed while the loop is not running: the continuation waits in the loop's inbox.
         gate.SetResult();
-        loop.RunUntilComplete(main);
-        Assert.True(finished);
+        Assert.True(await ReturnsWithin(() =>
+        {
+            loop.RunUntilComplete(main);
+            return finished;
+        }));
 
         async Task Body()
         {
