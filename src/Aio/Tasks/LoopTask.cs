@@ -36,6 +36,8 @@ public sealed partial class LoopTask : Future, ILoopTask, ITaskOwner
 
     Future ITaskOwner.Future => this;
 
+    TaskCore ITaskOwner.Core => _core;
+
     internal TaskCore Core => _core;
 
     /// <summary>The pending tasks of <paramref name="loop"/> (default: the running loop) [asyncio.all_tasks()].</summary>
@@ -86,6 +88,13 @@ public sealed partial class LoopTask : Future, ILoopTask, ITaskOwner
     void ITaskOwner.CancelFuture(string? message) => TryCancel(message);
 
     void ITaskOwner.FailFuture(Exception exception) => SetException(exception);
+
+    /// <summary>What <paramref name="task"/> is suspended on, for shutdown and debugging reports.</summary>
+    internal static string DescribeWait(ILoopTask task)
+    {
+        TaskCore core = ((ITaskOwner)task).Core;
+        return core.WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
+    }
 
     internal static string StateText(Future future) =>
         !future.IsDone ? "pending" : future.IsCancelled ? "cancelled" : future.IsCompletedSuccessfully ? "finished" : "failed";

@@ -29,6 +29,8 @@ public sealed class LoopTask<T> : Future<T>, ILoopTask, ITaskOwner
 
     Future ITaskOwner.Future => this;
 
+    TaskCore ITaskOwner.Core => _core;
+
     internal TaskCore Core => _core;
 
     /// <inheritdoc />

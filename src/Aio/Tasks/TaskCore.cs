@@ -27,6 +27,9 @@ internal interface ITaskOwner
     /// <summary>The task as a future.</summary>
     Future Future { get; }
 
+    /// <summary>The shared machinery of the task.</summary>
+    TaskCore Core { get; }
+
     /// <summary>Invokes the body delegate (passing the task's token if it takes one).</summary>
     Task StartBody();
 
