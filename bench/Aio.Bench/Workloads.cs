@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using Aio.Sync;
 
 namespace Aio.Bench;
 
@@ -12,6 +13,7 @@ internal static class Workloads
         ["timers"] = (Timers, 200_000),
         ["threadsafe"] = (ThreadSafe, 1_000_000),
         ["tasks"] = (Tasks, 1_000_000),
+        ["pingpong"] = (PingPong, 200_000),
     };
 
     public static IEnumerable<string> Names => All.Keys;
@@ -130,5 +132,40 @@ internal static class Workloads
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         producer.Join();
         return seconds;
+    }
+
+    /// <summary>
+    /// N round trips between two tasks through two unbounded queues: the pinger puts item i into one
+    /// queue and awaits it back from the other; the ponger gets each item and puts it back.
+    /// </summary>
+    private static double PingPong(EventLoopOptions options, long ops)
+    {
+        using var loop = new EventLoop(options);
+        return loop.RunUntilComplete(async () =>
+        {
+            var ping = new AsyncQueue<int>();
+            var pong = new AsyncQueue<int>();
+            long start = Stopwatch.GetTimestamp();
+            LoopTask ponger = loop.CreateTask(async () =>
+            {
+                for (long i = 0; i < ops; i++)
+                {
+                    await pong.PutAsync(await ping.GetAsync());
+                }
+            });
+            LoopTask pinger = loop.CreateTask(async () =>
+            {
+                for (int i = 0; i < ops; i++)
+                {
+                    await ping.PutAsync(i);
+                    if (await pong.GetAsync() != i)
+                    {
+                        throw new InvalidOperationException("pingpong: an item came back out of order");
+                    }
+                }
+            });
+            await LoopTask.Gather(ponger, pinger);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        });
     }
 }

@@ -30,10 +30,11 @@ public sealed partial class EventLoop
 
     /// <summary>
     /// The running loop if there is one, else the policy's current loop for this thread
-    /// [asyncio.get_event_loop]: on the main thread one is created when none was set; on other
-    /// threads one must have been set.
+    /// [asyncio.get_event_loop]; a thread with none gets <see cref="EventLoopPolicy.GlobalLoop"/> when
+    /// it is set. Otherwise, on the main thread one is created when none was set; on other threads
+    /// one must have been set.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No loop runs or was set on this (non-main) thread.</exception>
+    /// <exception cref="InvalidOperationException">No loop runs, was set on this (non-main) thread, or is the global loop.</exception>
     public static EventLoop GetEventLoop() => t_running ?? Policy.GetEventLoop();
 
     /// <summary>Makes <paramref name="loop"/> current for the calling thread through the policy [asyncio.set_event_loop].</summary>

@@ -4,6 +4,12 @@
 // the main thread only, it creates and remembers one when none was ever set. Other threads must
 // set one first, so no thread gets a loop nobody will run by accident. A closed loop stays
 // current until replaced, as in asyncio: using it then fails with "event loop is closed".
+//
+// The global loop (score.asyncio's use_global_loop) is one process-wide fallback, consulted before
+// any of that when a thread has no current loop: a shared loop running in its own thread
+// (Aio.Hosting.SharedEventLoop) installs itself there so every thread that has none finds it. It is
+// static, not per policy instance, because it describes the process, and replacing the policy must
+// not make it disappear. It never wins over a loop a thread set for itself, nor over the running loop.
 namespace Aio;
 
 /// <summary>
@@ -16,6 +22,8 @@ public class EventLoopPolicy
     [ThreadStatic]
     private static System.Runtime.CompilerServices.ConditionalWeakTable<EventLoopPolicy, Slot>? t_slots;
 
+    private static EventLoop? s_globalLoop;
+
     /// <summary>Creates a policy whose loops use <paramref name="options"/> (null: defaults).</summary>
     public EventLoopPolicy(EventLoopOptions? options = null)
     {
@@ -25,17 +33,41 @@ public class EventLoopPolicy
     /// <summary>The options every loop built by <see cref="NewEventLoop"/> gets, the backend among them.</summary>
     public EventLoopOptions Options { get; }
 
+    /// <summary>
+    /// A process-wide fallback loop [score.asyncio's use_global_loop]: when set,
+    /// <see cref="GetEventLoop"/> returns it in every thread whose current loop is null (never set,
+    /// or cleared with <c>SetEventLoop(null)</c>), on any policy that does not override
+    /// <see cref="GetEventLoop"/>, instead of creating a loop (main thread) or throwing (other
+    /// threads). A thread's own current loop, and the running loop, still come first. Null (the
+    /// default) turns the fallback off. <see cref="Aio.Hosting.SharedEventLoop"/> sets it when
+    /// <see cref="Aio.Hosting.SharedEventLoopOptions.UseGlobalLoop"/> is on, and clears it when
+    /// disposed. Thread-safe; the setter does not close the loop it replaces.
+    /// </summary>
+    public static EventLoop? GlobalLoop
+    {
+        get => Volatile.Read(ref s_globalLoop);
+        set => Volatile.Write(ref s_globalLoop, value);
+    }
+
     /// <summary>Creates a loop [policy.new_event_loop]; it is not made current.</summary>
     public virtual EventLoop NewEventLoop() => new(Options);
 
     /// <summary>
-    /// The calling thread's current loop [policy.get_event_loop]. On the main thread, creates and
-    /// remembers one if none was ever set.
+    /// The calling thread's current loop [policy.get_event_loop]. When the thread has none: the
+    /// <see cref="GlobalLoop"/> if one is set; else, on the main thread, a new loop that is created
+    /// and remembered if none was ever set.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Not the main thread and no loop was set for it.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Not the main thread, no loop was set for it, and no <see cref="GlobalLoop"/> is set.
+    /// </exception>
     public virtual EventLoop GetEventLoop()
     {
         Slot slot = CurrentSlot();
+        if (slot.Loop is null && GlobalLoop is { } global)
+        {
+            return global;
+        }
+
         if (slot.Loop is null && !slot.SetCalled && IsMainThread())
         {
             SetEventLoop(NewEventLoop());
@@ -59,6 +91,16 @@ public class EventLoopPolicy
     /// may create a loop. Default: the thread .NET started <c>Main</c> on.
     /// </summary>
     protected virtual bool IsMainThread() => Environment.CurrentManagedThreadId == 1;
+
+    /// <summary>Makes <paramref name="loop"/> the global loop if none is set (or it already is); false if another loop is.</summary>
+    internal static bool TryInstallGlobalLoop(EventLoop loop)
+    {
+        EventLoop? previous = Interlocked.CompareExchange(ref s_globalLoop, loop, null);
+        return previous is null || ReferenceEquals(previous, loop);
+    }
+
+    /// <summary>Clears the global loop if it is still <paramref name="loop"/> (someone may have replaced it).</summary>
+    internal static void UninstallGlobalLoop(EventLoop loop) => Interlocked.CompareExchange(ref s_globalLoop, null, loop);
 
     private Slot CurrentSlot() => (t_slots ??= new()).GetValue(this, static _ => new Slot());
 

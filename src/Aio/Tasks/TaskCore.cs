@@ -228,6 +228,15 @@ internal sealed class TaskCore : ILoopWorkItem
 
     private void Complete()
     {
+        if (_mustCancel && _body!.IsCompletedSuccessfully)
+        {
+            // Cancelled right before the body returned, with no Aio await left to deliver it to:
+            // the task still ends cancelled, as asyncio's does.
+            _mustCancel = false;
+            Finish(_cancelMessage, cancelled: true, failure: null);
+            return;
+        }
+
         try
         {
             _owner.CompleteFrom(_body!);

@@ -198,6 +198,26 @@ public abstract class TaskCancellationTests : LoopTestBase
     }
 
     [Fact]
+    public void Cancel_ArrivingAfterLastAwaitCompleted_TaskStillEndsCancelled()
+    {
+        EventLoop loop = NewLoop();
+        Future<int> future = loop.CreateFuture<int>();
+        LoopTask<int>? task = null;
+        loop.RunUntilComplete(async () =>
+        {
+            task = loop.CreateTask(async () => await future + 1);
+            await LoopTask.Yield();
+
+            // The awaited future completes, and the cancel arrives before the task resumes.
+            future.SetResult(1);
+            Assert.True(task.Cancel());
+            await Assert.ThrowsAsync<CancelledError>(async () => await task);
+        });
+
+        Assert.True(task!.IsCancelled);
+    }
+
+    [Fact]
     public void Uncancel_AfterCaughtCancel_CountsDown()
     {
         EventLoop loop = NewVirtualLoop(out _);
