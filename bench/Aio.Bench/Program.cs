@@ -1,7 +1,9 @@
 // The workload CLI of DESIGN.md "Performance design" (issue 8):
 //   dotnet run -c Release --project bench/Aio.Bench -- WORKLOAD [--backend epoll|portable] [--n N]
-// prints one JSON line: {"impl": ..., "workload": ..., "ops": N, "seconds": S, "ops_per_s": R}.
-// Each run does one untimed warm-up pass of the same size (so the JIT has tiered up), then times one pass.
+// prints one JSON line: {"impl": ..., "workload": ..., "ops": N, "seconds": S, "ops_per_s": R}
+// ({"impl": ..., "workload": "memory", "ops": N, "bytes_per_task": B, "managed_bytes_per_task": M}
+// for memory, see Memory.cs). Each timed run does one untimed warm-up pass of the same size (so the
+// JIT has tiered up), then times one pass.
 using System.Globalization;
 using Aio;
 using Aio.Bench;
@@ -9,7 +11,7 @@ using Aio.Bench;
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.Error.WriteLine("usage: Aio.Bench WORKLOAD [--backend epoll|portable] [--n N]");
-    Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names));
+    Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names) + ", memory");
     return 2;
 }
 
@@ -32,17 +34,26 @@ for (int i = 1; i < args.Length; i++)
     }
 }
 
+var options = new EventLoopOptions { Backend = backend };
+string impl = "aio-" + (EventLoopOptions.Resolve(backend) == LoopBackend.Epoll ? "epoll" : "portable");
+if (workload == "memory")
+{
+    long tasks = n ?? Memory.DefaultTasks;
+    (double rss, double managed) = Memory.Run(options, tasks);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{{\"impl\": \"{impl}\", \"workload\": \"memory\", \"ops\": {tasks}, \"bytes_per_task\": {rss:F1}, \"managed_bytes_per_task\": {managed:F1}}}"));
+    return 0;
+}
+
 if (!Workloads.TryGet(workload, out Func<EventLoopOptions, long, double>? run, out long defaultOps))
 {
-    Console.Error.WriteLine($"unknown workload '{workload}'; one of: {string.Join(", ", Workloads.Names)}");
+    Console.Error.WriteLine($"unknown workload '{workload}'; one of: {string.Join(", ", Workloads.Names)}, memory");
     return 2;
 }
 
-var options = new EventLoopOptions { Backend = backend };
 long ops = n ?? defaultOps;
 run(options, ops);
 double seconds = run(options, ops);
-string impl = "aio-" + (EventLoopOptions.Resolve(backend) == LoopBackend.Epoll ? "epoll" : "portable");
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"{{\"impl\": \"{impl}\", \"workload\": \"{workload}\", \"ops\": {ops}, \"seconds\": {seconds:F6}, \"ops_per_s\": {ops / seconds:F1}}}"));
 return 0;

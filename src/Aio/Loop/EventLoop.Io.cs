@@ -46,6 +46,9 @@ public sealed partial class EventLoop
     /// <summary>Stops watching a raw descriptor for writing. Returns whether a writer was installed.</summary>
     public bool RemoveWriter(SafeHandle descriptor) => RemoveInterest(KeyOf(descriptor), read: false);
 
+    /// <summary>How many descriptors have a reader or writer installed (tests check that nothing is left behind).</summary>
+    internal int IoRegistrationCount => _io.Count;
+
     private static int KeyOf(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);

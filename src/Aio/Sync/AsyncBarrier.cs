@@ -10,8 +10,10 @@
 // arrival getting parties - 1. (asyncio numbers arrivals as they come, so a waiter that left by
 // cancellation could make two tasks share an index; the documented contract is a unique index.)
 // A waiter cancelled, timed out or cancelled by its token while filling leaves the barrier
-// without breaking it (as asyncio.wait_for(barrier.wait(), t) would); a waiter whose future was
-// completed by the pass keeps its index whatever cancellation follows.
+// without breaking it (as asyncio.wait_for(barrier.wait(), t) would). A pass cannot be undone: a
+// waiter whose task is cancelled after the pass but before it resumed throws CancelledError, as
+// asyncio's does (see SyncWaiter), while the other parties go on with their indexes and its own
+// index is not handed to anyone else.
 namespace Aio.Sync;
 
 /// <summary>
@@ -53,7 +55,9 @@ public sealed class AsyncBarrier
     /// the cycle (0 to <see cref="Parties"/> - 1, in arrival order), when the last party arrives —
     /// at once for that last one. Cancelling the awaiting task, the future, or
     /// <paramref name="cancellationToken"/> before the barrier passes withdraws this wait (the
-    /// barrier goes on filling, not broken) and the await throws <see cref="CancelledError"/>. An
+    /// barrier goes on filling, not broken) and the await throws <see cref="CancelledError"/>; a
+    /// task cancelled after the barrier passed but before its await resumed throws
+    /// <see cref="CancelledError"/> too, while the other parties pass (a pass is never undone). An
     /// <see cref="Abort"/> or <see cref="Reset"/> while waiting fails it with <see cref="BrokenBarrierError"/>.
     /// </summary>
     /// <exception cref="BrokenBarrierError">Thrown synchronously: the barrier is broken.</exception>

@@ -59,7 +59,10 @@ public sealed class AsyncCondition
     /// still completes (as cancelled, so the await throws <see cref="CancelledError"/>) only after
     /// the lock has been re-taken: the caller always holds the lock when the await returns or
     /// throws. (So code that cancels a waiting task must release the lock before it awaits that
-    /// task, or both wait forever.) A notification is delivered to waits in the order they started.
+    /// task, or both wait forever.) A task cancelled after its wait had the lock back but before
+    /// its await resumed throws <see cref="CancelledError"/> as well, holding the lock. A wait that
+    /// was notified and then throws passes the notification on to the next waiting wait. A
+    /// notification is delivered to waits in the order they started.
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// The lock is not held, or is held by another task; no loop runs on this thread; or the

@@ -52,7 +52,9 @@ public sealed class AsyncEvent
     /// <summary>
     /// Waits until the flag is set [await event.wait()]: the future yields true, at once when it is
     /// set already. Cancelling the awaiting task, the future, or <paramref name="cancellationToken"/>
-    /// ends the wait with <see cref="CancelledError"/> and leaves no trace.
+    /// ends the wait with <see cref="CancelledError"/> and leaves no trace. A task cancelled after
+    /// the set woke it but before its await resumed gets <see cref="CancelledError"/> too, as in
+    /// asyncio (the set stands for every other waiter).
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop runs on this thread, or the event is bound to another loop.</exception>
     public Future<bool> WaitAsync(CancellationToken cancellationToken = default) =>
@@ -63,7 +65,8 @@ public sealed class AsyncEvent
     /// [asyncio.wait_for(event.wait(), timeout)]: the future yields true when it was set, false when
     /// the timeout expired first. <see cref="TimeSpan.Zero"/> answers at once (same as
     /// <see cref="IsSet"/>); <see cref="Timeout.InfiniteTimeSpan"/> never times out. Cancellation as
-    /// for <see cref="WaitAsync(CancellationToken)"/>.
+    /// for <see cref="WaitAsync(CancellationToken)"/>, also when the wait had timed out before the
+    /// cancel reached its task.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite).</exception>
     /// <exception cref="InvalidOperationException">No loop runs on this thread, or the event is bound to another loop.</exception>

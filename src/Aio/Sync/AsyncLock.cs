@@ -6,14 +6,17 @@
 // a new AcquireAsync can never overtake a waiter (FIFO fairness), and there is no window in which
 // a woken waiter holds nothing — asyncio needs Lock._wake_up_first and its "cancelled after being
 // woken" branch to close that window; here it does not exist. A waiter cancelled (or timed out)
-// while listed just leaves the list; one cancelled after it was granted keeps the lock, and the
-// cancellation reaches its task at the next await, inside the critical section (see SyncWaiter).
+// while listed just leaves the list. One whose task is cancelled after it was granted, before the
+// task resumed, gives the lock back as the task resumes — it passes to the next waiter exactly as
+// Release() would pass it — and its await throws CancelledError, as asyncio's acquire does (see
+// SyncWaiter).
 //
 // Owner and hold. The lock records the task that holds it (TaskCore.Current when it was taken),
 // to refuse re-entry with an exception instead of a deadlock; code outside tasks is not tracked.
-// It also records the "hold": the AcquireWaiter whose Releaser may release it (null for
-// TryAcquire and the timeout form). A Releaser releases the lock only while its own hold is
-// current, which makes disposing twice, or after an explicit Release(), harmless. A condition
+// It also records the "hold": the waiter that took it (the AcquireWaiter whose Releaser may
+// release it, or the timed acquisition's waiter; null for TryAcquire). A Releaser, or a waiter
+// giving the lock back, releases it only while its own hold is current, which makes disposing
+// twice, or after an explicit Release(), harmless. A condition
 // wait saves the hold when it releases the lock and restores it when it takes the lock back, so
 // the Releaser of the enclosing AcquireAsync still works (see AsyncCondition).
 namespace Aio.Sync;
@@ -52,8 +55,12 @@ public sealed class AsyncLock : IGrantOwner
     /// <see cref="Releaser"/> once the lock is this caller's — at once if it is free (then it is
     /// taken before this method returns), else when every earlier waiter has had it. Cancelling
     /// the awaiting task, the future, or <paramref name="cancellationToken"/> while it waits ends
-    /// the wait with <see cref="CancelledError"/> and leaves no trace; once granted, the lock is
-    /// the caller's even if a cancellation follows (the task sees it at its next await).
+    /// the wait with <see cref="CancelledError"/> and leaves no trace. A task cancelled after the
+    /// lock was handed to it but before its await resumed gives the lock back (it passes to the
+    /// next waiter, or becomes free) and the await throws <see cref="CancelledError"/> with the
+    /// cancel's message, so <c>await using (await gate.AcquireAsync())</c> never holds a lock it
+    /// will not release [asyncio.Lock]; a cancel withdrawn by <c>Uncancel()</c> before it resumed
+    /// leaves the lock the caller's.
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// The current task already holds the lock (not reentrant); no loop runs on this thread; or the
@@ -100,7 +107,8 @@ public sealed class AsyncLock : IGrantOwner
     /// <see cref="Release"/>), false when the timeout expired first. <see cref="TimeSpan.Zero"/>
     /// answers at once; <see cref="Timeout.InfiniteTimeSpan"/> never times out. A release and the
     /// expiry in the same loop iteration resolve in the order they run: the lock is never lost.
-    /// Cancellation as for <see cref="AcquireAsync"/>.
+    /// Cancellation as for <see cref="AcquireAsync"/>: a task cancelled after the lock was handed
+    /// to it gives it back, and the await throws <see cref="CancelledError"/> instead of yielding true.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite).</exception>
     /// <exception cref="InvalidOperationException">As for <see cref="AcquireAsync"/>.</exception>
@@ -110,7 +118,7 @@ public sealed class AsyncLock : IGrantOwner
         EventLoop loop = _affinity.ForWait(this);
         TaskCore? task = TaskCore.Current;
         ThrowIfHeldBy(task);
-        var waiter = new BoolWaiter(loop, task, this);
+        var waiter = new BoolWaiter(loop, task, this, this);
         Start(waiter, limit, cancellationToken);
         return waiter;
     }
@@ -150,7 +158,7 @@ public sealed class AsyncLock : IGrantOwner
     public override string ToString() =>
         $"<AsyncLock {(_locked ? "locked" : "unlocked")}{(_waiters.Count > 0 ? $" waiters={_waiters.Count}" : "")}>";
 
-    void IGrantOwner.ReleaseGrant(AcquireWaiter grant)
+    void IGrantOwner.ReleaseGrant(IWaiterNode grant)
     {
         if (_locked && ReferenceEquals(_hold, grant))
         {

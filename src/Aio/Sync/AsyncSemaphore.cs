@@ -7,8 +7,9 @@
 // was promised (FIFO), and a permit is never in flight: asyncio 3.11.x had to give back, in
 // acquire's except-branch, the permit of a waiter cancelled after _wake_up_next had already
 // counted it, and to wake further waiters in a finally. Here a cancelled or timed-out waiter that
-// is still listed simply leaves; one that was granted keeps its permit, and its task sees the
-// cancellation at its next await (see SyncWaiter).
+// is still listed simply leaves. One whose task is cancelled after it was granted, before the task
+// resumed, gives its permit back as the task resumes — to the next waiter, or to the count, exactly
+// as Release() — and its await throws CancelledError (see SyncWaiter).
 namespace Aio.Sync;
 
 /// <summary>
@@ -56,9 +57,12 @@ public class AsyncSemaphore : IGrantOwner
     /// <see cref="Releaser"/> once a permit is this caller's — at once if one is free and nobody
     /// waits (then it is taken before this method returns), else when every earlier waiter has
     /// had one. Cancelling the awaiting task, the future, or <paramref name="cancellationToken"/>
-    /// while it waits ends the wait with <see cref="CancelledError"/> and leaves no trace; once
-    /// granted, the permit is the caller's even if a cancellation follows (the task sees it at
-    /// its next await).
+    /// while it waits ends the wait with <see cref="CancelledError"/> and leaves no trace. A task
+    /// cancelled after a permit was handed to it but before its await resumed gives the permit
+    /// back (to the next waiter, or to the count) and the await throws <see cref="CancelledError"/>
+    /// with the cancel's message, so <c>await using (await gate.AcquireAsync())</c> never holds a
+    /// permit it will not release [asyncio.Semaphore]; a cancel withdrawn by <c>Uncancel()</c>
+    /// before it resumed leaves the permit the caller's.
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop runs on this thread, or the semaphore is bound to another loop.</exception>
     public Future<Releaser> AcquireAsync(CancellationToken cancellationToken = default)
@@ -93,7 +97,8 @@ public class AsyncSemaphore : IGrantOwner
     /// with <see cref="Release"/>), false when the timeout expired first. <see cref="TimeSpan.Zero"/>
     /// answers at once; <see cref="Timeout.InfiniteTimeSpan"/> never times out. A release and the
     /// expiry in the same loop iteration resolve in the order they run: no permit is ever lost.
-    /// Cancellation as for <see cref="AcquireAsync"/>.
+    /// Cancellation as for <see cref="AcquireAsync"/>: a task cancelled after a permit was handed
+    /// to it gives it back, and the await throws <see cref="CancelledError"/> instead of yielding true.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite).</exception>
     /// <exception cref="InvalidOperationException">As for <see cref="AcquireAsync"/>.</exception>
@@ -101,7 +106,7 @@ public class AsyncSemaphore : IGrantOwner
     {
         TimeSpan? limit = WaitTimeout.Check(timeout);
         EventLoop loop = _affinity.ForWait(this);
-        var waiter = new BoolWaiter(loop, TaskCore.Current, this);
+        var waiter = new BoolWaiter(loop, TaskCore.Current, this, this);
         Start(waiter, limit, cancellationToken);
         return waiter;
     }
@@ -138,7 +143,7 @@ public class AsyncSemaphore : IGrantOwner
     public override string ToString() =>
         $"<{GetType().Name} {(_count == 0 ? "locked" : $"unlocked value={_count}")}{(_waiters.Count > 0 ? $" waiters={_waiters.Count}" : "")}>";
 
-    void IGrantOwner.ReleaseGrant(AcquireWaiter grant) => Release();
+    void IGrantOwner.ReleaseGrant(IWaiterNode grant) => Release();
 
     private void Start<T>(SyncWaiter<T> waiter, TimeSpan? timeout, CancellationToken cancellationToken)
     {

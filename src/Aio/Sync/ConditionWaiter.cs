@@ -12,7 +12,9 @@
 //
 // A waiter notified and then cancelled before it got the lock back would swallow the notify:
 // like asyncio 3.13 (which notifies one more waiter whenever wait() raises), it passes the
-// notification on to the next condition waiter.
+// notification on to the next condition waiter. So does a waiter whose task is cancelled after
+// it had the lock back but before it resumed: its await throws CancelledError (see SyncWaiter),
+// still holding the lock, and GiveBack passes the notification on.
 namespace Aio.Sync;
 
 /// <summary>A condition wait, from release of the lock to its re-acquisition. Loop thread only.</summary>
@@ -79,6 +81,15 @@ internal sealed class ConditionWaiter(EventLoop loop, TaskCore? task, AsyncCondi
         }
 
         return true;
+    }
+
+    /// <summary>Notified, lock re-taken, then cancelled before resuming: the lock stays, the notification goes on.</summary>
+    protected override void GiveBack()
+    {
+        if (_notified)
+        {
+            _condition.NotifyListed(1);
+        }
     }
 
     protected override void OnTimeout()

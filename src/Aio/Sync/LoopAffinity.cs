@@ -56,5 +56,23 @@ internal struct LoopAffinity
         }
     }
 
-    private static string Describe(object primitive) => "This " + primitive.GetType().Name;
+    private static string Describe(object primitive) => "This " + ReadableName(primitive.GetType());
+
+    /// <summary>A type's name as C# writes it: "AsyncQueue&lt;Int32&gt;", not "AsyncQueue`1".</summary>
+    internal static string ReadableName(Type type)
+    {
+        if (!type.IsGenericType)
+        {
+            return type.Name;
+        }
+
+        string name = type.Name;
+        int tick = name.IndexOf('`', StringComparison.Ordinal);
+        if (tick >= 0)
+        {
+            name = name[..tick];
+        }
+
+        return name + "<" + string.Join(", ", type.GetGenericArguments().Select(ReadableName)) + ">";
+    }
 }

@@ -92,7 +92,6 @@ public readonly struct QueueGetAwaitable<T>
                 return waiter.GetResultForAwaiter();
             }
 
-            TaskCore.Current?.Resumed(_future);
             return _future.GetResultForAwait();
         }
 

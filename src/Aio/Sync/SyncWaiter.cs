@@ -16,9 +16,25 @@
 // Whichever comes first wins; the others find the future done and do nothing. That is why a
 // timeout or a cancel arriving in the same iteration as a release can never lose what was
 // released: either the waiter was still listed (it leaves, and the release goes to the next one)
-// or it was already granted (the timer and token are disarmed and its await succeeds). A granted
-// waiter whose task is cancelled before it resumes keeps the grant: TaskCore delivers that
-// cancellation at the task's next await, inside the critical section, where `using` releases.
+// or it was already granted (the timer and token are disarmed, and what follows below applies).
+//
+// Granted, then cancelled. A grant completes the future and the task resumes in a later callback.
+// A cancel of the task in between finds the future done, so TaskCore keeps it for the task's next
+// await (_mustCancel). asyncio delivers such a cancel at the very await that is resuming
+// (Task.__step throws it into the coroutine), and its Lock and Semaphore catch it there to pass on
+// what the waiter was woken for. Here EndAwait, which the awaiter calls as the task resumes, does
+// the same: when the current task suspended on this waiter (it is still the future the task waits
+// on) and a cancel is pending, the waiter takes the cancel (TaskCore.TakeCancelRequest), gives its
+// grant back (GiveBack), and throws CancelledError with the request's message. Giving back is the
+// primitive's business: a lock or a permit is released exactly as Release() would (to the next
+// waiter, or freed when nobody waits); a condition wait keeps the lock (a cancelled condition wait
+// must hold it when it throws) and passes its notification on; an event or a barrier has nothing
+// to give back (a barrier cannot un-pass: the other parties go on, and this party's index is not
+// reused). The future itself stays succeeded, so a Releaser read from it later releases nothing.
+// Only the task's own resumption does this: a wait granted at once (no suspension), a waiter that
+// another future awaits for the task (Gather, WaitFor), or a cancel withdrawn by Uncancel before
+// the task resumed leaves the grant where it is. A CancellationToken fired after the grant does
+// nothing: the wait is over.
 //
 // Every completion passes through OnCompleted, which disarms the timer and the token
 // registration (Unregister, never Dispose: Dispose would block on a callback running on another
@@ -81,6 +97,22 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     /// <summary>Ends a pending wait as its timeout would (the zero-timeout form that cannot complete at once).</summary>
     public void ExpireNow() => OnTimeout();
 
+    /// <summary>
+    /// The task resumes from this wait: if it suspended on it and was cancelled after the grant,
+    /// gives the grant back and throws the cancellation (see the essay above).
+    /// </summary>
+    internal sealed override void EndAwait()
+    {
+        TaskCore? task = TaskCore.Current;
+        bool suspendedHere = task is not null && ReferenceEquals(task.WaitingOn, this);
+        base.EndAwait();
+        if (suspendedHere && task!.TakeCancelRequest(out string? message))
+        {
+            GiveBack();
+            throw new CancelledError(message);
+        }
+    }
+
     /// <summary>Cancels the wait unless it is done; what that means is the subclass's <see cref="OnCancelRequested"/>.</summary>
     public override bool Cancel(string? message = null)
     {
@@ -97,6 +129,14 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
 
     /// <summary>The timeout expired while the waiter was pending. Only waiters armed with a timeout override it.</summary>
     protected virtual void OnTimeout()
+    {
+    }
+
+    /// <summary>
+    /// Undoes the grant of a wait that succeeded, because its task was cancelled before it resumed;
+    /// the cancellation is thrown right after. By default there is nothing to undo.
+    /// </summary>
+    protected virtual void GiveBack()
     {
     }
 
@@ -148,11 +188,14 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     }
 }
 
-/// <summary>A primitive that hands out <see cref="Releaser"/>s: releases the hold a grant stands for.</summary>
+/// <summary>A primitive whose grants can be released through the waiter that received them (lock, semaphore).</summary>
 internal interface IGrantOwner
 {
-    /// <summary>Releases what <paramref name="grant"/> acquired; called at most once per grant.</summary>
-    void ReleaseGrant(AcquireWaiter grant);
+    /// <summary>
+    /// Releases what <paramref name="grant"/> acquired, as <c>Release()</c> would; the waiter calls
+    /// it at most once per grant. A lock does nothing unless that grant is its current hold.
+    /// </summary>
+    void ReleaseGrant(IWaiterNode grant);
 }
 
 /// <summary>An acquisition that yields a <see cref="Releaser"/> (lock, semaphore). No timeout form.</summary>
@@ -184,11 +227,24 @@ internal sealed class AcquireWaiter(EventLoop loop, TaskCore? task, IGrantOwner 
             _owner.ReleaseGrant(this);
         }
     }
+
+    /// <summary>Cancelled before it resumed: releases now, and the releaser (never handed out by the await) releases nothing.</summary>
+    protected override void GiveBack() => Release();
 }
 
-/// <summary>A wait that yields true when granted and false when its timeout expires (acquire with timeout, event).</summary>
-internal sealed class BoolWaiter(EventLoop loop, TaskCore? task, object primitive) : SyncWaiter<bool>(loop, task, primitive)
+/// <summary>
+/// A wait that yields true when granted and false when its timeout expires (acquire with timeout,
+/// event). Given an owner, a true result stands for a lock or permit that a cancel after the grant
+/// gives back.
+/// </summary>
+internal sealed class BoolWaiter(EventLoop loop, TaskCore? task, object primitive, IGrantOwner? owner = null)
+    : SyncWaiter<bool>(loop, task, primitive)
 {
+    private readonly IGrantOwner? _owner = owner;
+
+    /// <summary>A lock records the timed acquisition as its hold, so giving back never releases another hold.</summary>
+    public override object? HoldToken => _owner is null ? null : this;
+
     public override bool Grant()
     {
         if (IsDone)
@@ -204,5 +260,13 @@ internal sealed class BoolWaiter(EventLoop loop, TaskCore? task, object primitiv
     {
         List?.Remove(this);
         SetResult(false);
+    }
+
+    protected override void GiveBack()
+    {
+        if (_owner is not null && Result)
+        {
+            _owner.ReleaseGrant(this);
+        }
     }
 }

@@ -222,6 +222,18 @@ public abstract class Future
     /// <summary>A fresh error for awaiting a cancelled future.</summary>
     private protected CancelledError NewCancelledError() => new(_cancelMessage);
 
+    /// <summary>
+    /// The end of an await of this future (the awaiters' GetResult): tells the current task it
+    /// resumed, then returns when the future succeeded or throws its failure. Synchronization
+    /// waiters override it to give back what they were granted when the task was cancelled after
+    /// the grant (see Aio.Sync.SyncWaiter).
+    /// </summary>
+    internal virtual void EndAwait()
+    {
+        TaskCore.Current?.Resumed(this);
+        ThrowIfNotSucceeded();
+    }
+
     /// <summary>Called by the awaiter when code suspends on this future.</summary>
     internal void OnAwait(Action continuation)
     {

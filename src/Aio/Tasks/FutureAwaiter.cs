@@ -13,11 +13,7 @@ public readonly struct FutureAwaiter : ICriticalNotifyCompletion
     public bool IsCompleted => _future.IsDone;
 
     /// <summary>Returns when the future succeeded; otherwise throws its exception or <see cref="CancelledError"/>.</summary>
-    public void GetResult()
-    {
-        TaskCore.Current?.Resumed(_future);
-        _future.ThrowIfNotSucceeded();
-    }
+    public void GetResult() => _future.EndAwait();
 
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done, flowing the execution context.</summary>
     public void OnCompleted(Action continuation) => _future.OnAwait(FlowingContinuation.Wrap(continuation));
@@ -37,11 +33,7 @@ public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion
     public bool IsCompleted => _future.IsDone;
 
     /// <summary>The result; or throws the future's exception or <see cref="CancelledError"/>.</summary>
-    public T GetResult()
-    {
-        TaskCore.Current?.Resumed(_future);
-        return _future.GetResultForAwait();
-    }
+    public T GetResult() => _future.GetResultForAwait();
 
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done, flowing the execution context.</summary>
     public void OnCompleted(Action continuation) => _future.OnAwait(FlowingContinuation.Wrap(continuation));

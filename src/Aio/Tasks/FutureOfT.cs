@@ -75,10 +75,10 @@ public class Future<T> : Future
         return completion.Task;
     }
 
-    /// <summary>The result for an awaiter that knows the future succeeded.</summary>
+    /// <summary>The end of an await (see <see cref="Future.EndAwait"/>): the result, or the failure thrown.</summary>
     internal T GetResultForAwait()
     {
-        ThrowIfNotSucceeded();
+        EndAwait();
         return _result!;
     }
 

@@ -161,11 +161,28 @@ internal sealed class TaskCore : ILoopWorkItem
     /// <summary>At a suspension with no future (Sleep(0), Yield): throws a pending cancellation.</summary>
     public void ThrowIfCancelRequested()
     {
-        if (_mustCancel)
+        if (TakeCancelRequest(out string? message))
         {
-            _mustCancel = false;
-            throw new CancelledError(_cancelMessage);
+            throw new CancelledError(message);
         }
+    }
+
+    /// <summary>
+    /// Takes a cancellation that is waiting for the task's next await (requested while the task
+    /// waited on nothing, or after the future it waits on was already done), so the caller can
+    /// deliver it now: true, with the request's message, when there was one. For an awaitable that
+    /// must undo something before it throws (a lock wait giving the lock back).
+    /// </summary>
+    public bool TakeCancelRequest(out string? message)
+    {
+        message = _cancelMessage;
+        if (!_mustCancel)
+        {
+            return false;
+        }
+
+        _mustCancel = false;
+        return true;
     }
 
     private void Step()

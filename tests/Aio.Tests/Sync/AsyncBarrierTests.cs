@@ -132,20 +132,28 @@ public abstract class AsyncBarrierTests : LoopTestBase
     }
 
     [Fact]
-    public void Cancel_PartyInSameIterationAsThePass_KeepsItsIndex()
+    public void Cancel_PartyInSameIterationAsThePass_ThrowsWhileTheOthersPass()
     {
         EventLoop loop = NewLoop();
         var barrier = new AsyncBarrier(2);
         loop.RunUntilComplete(async () =>
         {
             int got = -1;
-            LoopTask a = loop.CreateTask(async () => { got = await barrier.WaitAsync(); });
+            Future<int>? wait = null;
+            LoopTask a = loop.CreateTask(async () =>
+            {
+                wait = barrier.WaitAsync();
+                got = await wait;
+            });
             await Settle();
-            Assert.Equal(1, await barrier.WaitAsync());   // passes a...
-            Assert.True(a.Cancel());                      // ...then cancels it before it resumes
-            await Record.ExceptionAsync(async () => await a);
-            Assert.Equal(0, got);                         // a's await still yielded its index
+            Assert.Equal(1, await barrier.WaitAsync());   // passes a (the pass is not undone)...
+            Assert.True(a.Cancel("late"));                // ...then cancels it before it resumes
+            var error = await Assert.ThrowsAsync<CancelledError>(async () => await a);
+            Assert.Equal("late", error.Message);
+            Assert.Equal(-1, got);                        // a's await threw, as asyncio's does
+            Assert.Equal(0, wait!.Result);                // its index stays its own, unused
             Assert.Equal(0, barrier.WaitingCount);
+            Assert.False(barrier.IsBroken);
         });
     }
 

@@ -220,11 +220,17 @@ public abstract class AsyncLockTests : LoopTestBase
             Assert.True(gate.TryAcquire());
             LoopTask b = loop.CreateTask(async () =>
             {
-                await using (await gate.AcquireAsync())
+                try
                 {
-                    log.Add("b acquired");
-                    await LoopTask.Yield();       // the cancellation that came after the grant lands here
-                    log.Add("b went on");
+                    await using (await gate.AcquireAsync())
+                    {
+                        log.Add("b acquired");
+                    }
+                }
+                catch (CancelledError error)
+                {
+                    log.Add($"b: {error.Message}, locked={gate.IsLocked}");
+                    throw;
                 }
             });
             LoopTask c = loop.CreateTask(async () =>
@@ -237,12 +243,13 @@ public abstract class AsyncLockTests : LoopTestBase
             await Settle();
 
             gate.Release();                        // hands the lock to b...
-            Assert.True(b.Cancel());               // ...which is cancelled in the same iteration
+            Assert.True(b.Cancel("late"));         // ...which is cancelled before it resumes
             await Assert.ThrowsAsync<CancelledError>(async () => await b);
             await c;
         });
 
-        Assert.Equal(["b acquired", "c acquired"], log);
+        // b gave the lock back as it resumed (to c, which then held it), and threw the cancel.
+        Assert.Equal(["b: late, locked=True", "c acquired"], log);
         Assert.False(gate.IsLocked);
         Assert.Equal(0, gate.WaiterCount);
     }

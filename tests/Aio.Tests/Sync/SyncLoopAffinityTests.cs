@@ -101,6 +101,17 @@ public abstract class SyncLoopAffinityTests : LoopTestBase
         });
         Touch(primitive);                          // between runs of its loop
     }
+
+    [Fact]
+    public void Message_GenericPrimitive_NamesItsTypeAsCSharpDoes()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => new AsyncQueue<int>().GetAsync());
+        Assert.StartsWith("This AsyncQueue<Int32> can be waited on only", error.Message, StringComparison.Ordinal);
+
+        error = Assert.Throws<InvalidOperationException>(() => new AsyncPriorityQueue<KeyValuePair<int, string>>().GetAsync());
+        Assert.StartsWith("This AsyncPriorityQueue<KeyValuePair<Int32, String>> can", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("`", error.Message, StringComparison.Ordinal);
+    }
 }
 
 public sealed class SyncLoopAffinityEpollTests : SyncLoopAffinityTests

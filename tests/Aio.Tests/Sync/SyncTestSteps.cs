@@ -14,4 +14,16 @@ internal static class SyncTestSteps
             await LoopTask.Yield();
         }
     }
+
+    /// <summary>
+    /// Arranges for the current task to be cancelled with <paramref name="message"/> right after
+    /// <paramref name="wait"/> completes and before the task resumes from awaiting it: call it before
+    /// the await, so the done callback is scheduled ahead of the task's continuation, in the same
+    /// iteration. That is a cancel arriving in the same iteration as the grant, after it.
+    /// </summary>
+    public static void CancelOnCompletion(Future wait, string message)
+    {
+        ILoopTask self = LoopTask.Current ?? throw new InvalidOperationException("Call it from inside a task.");
+        wait.AddDoneCallback(_ => self.Cancel(message));
+    }
 }

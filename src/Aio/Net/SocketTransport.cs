@@ -1,0 +1,703 @@
+// The stream transport over a connected, non-blocking socket (asyncio's _SelectorSocketTransport).
+//
+// One implementation for both backends. The transport is readiness-driven: it installs the loop's
+// level-triggered reader and writer callbacks (EventLoop.AddReader / AddWriter) and performs the
+// non-blocking recv/send itself, on the loop thread. The epoll backend reports readiness from
+// epoll_wait on that thread; the portable backend from its selector thread through Socket.Select.
+// Either way the bytes move in the callback, with no completion posted from another thread, so
+// both backends share every rule below (DESIGN.md planned completion-based I/O for the portable
+// backend; one readiness path was chosen instead, so the two cannot drift apart).
+//
+// Lifetime, in asyncio's order. The constructor schedules one callback (CallSoon): it calls the
+// protocol's ConnectionMade, then installs the reader unless the protocol paused reading meanwhile,
+// then completes the creator's waiter. Everything the protocol hears after that comes from reader
+// and writer callbacks, and ends with exactly one ConnectionLost, always from its own CallSoon
+// callback (never inline from Close, Abort, Write or a failing read), after which the socket is
+// disposed and the server (if any) forgets the connection. A guard (_connectionLost) makes the
+// scheduling idempotent; every path to the end (Close with an empty buffer, the writer draining the
+// buffer of a closing transport, Abort, a fatal error) goes through ScheduleConnectionLost.
+//
+// Reading. One recv per readiness callback into a 64 KiB array rented from ArrayPool.Shared and
+// returned right after DataReceived (the span is valid only during the call, as Protocol says), so
+// the steady state allocates nothing and an idle connection holds no buffer. A BufferedProtocol
+// instead hands out its own memory (GetBuffer) and hears how much arrived (BufferUpdated): zero
+// copies. recv returning 0 is EOF: the protocol's EofReceived decides; true keeps the write side
+// open (the reader is removed, nothing more can arrive), false closes the transport.
+//
+// Writing. Write sends at once when nothing is queued (the common case: no copy, no writer
+// registration); what the kernel does not take is copied into a WriteBuffer of pooled segments and
+// the writer is installed. The writer sends until the kernel pushes back, removes itself when the
+// buffer is empty, and then finishes a pending Close (ConnectionLost) or WriteEof (shutdown of the
+// send side). Flow control follows asyncio: PauseWriting once the buffer grows past the high mark,
+// ResumeWriting once it drains to the low mark; a protocol that stops writing while paused keeps
+// memory bounded by the high mark plus one write.
+//
+// Errors (asyncio's _fatal_error). A failing recv/send/shutdown ends the connection: the buffer is
+// dropped and ConnectionLost receives the exception. Socket errors (SocketException, asyncio's
+// OSError: resets, broken pipes, ...) are ordinary events of a network and go to the protocol only;
+// anything else, and every exception thrown by the protocol's own callbacks, is also reported to the
+// loop's exception handler, since it is a bug somebody must see. A throwing PauseWriting,
+// ResumeWriting or ConnectionLost is reported and does not end the connection (there is none left
+// to end, for the last one).
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Aio.Net;
+
+/// <summary>
+/// A bidirectional stream transport over a connected non-blocking socket, driven by the loop's
+/// reader and writer callbacks [asyncio's _SelectorSocketTransport]. Loop thread only.
+/// </summary>
+internal sealed class SocketTransport : ITransport
+{
+    /// <summary>The most bytes one readiness callback receives.</summary>
+    internal const int MaxReadSize = 64 * 1024;
+
+    /// <summary>The default high-water mark of the write buffer.</summary>
+    internal const int DefaultHighWater = 64 * 1024;
+
+    /// <summary>Ignored writes after close before a warning is logged [asyncio LOG_THRESHOLD_FOR_CONNLOST_WRITES].</summary>
+    private const int IgnoredWritesWarningThreshold = 5;
+
+    private static readonly Action<object?> StartCallback = static state => ((SocketTransport)state!).Start();
+    private static readonly Action<object?> ConnectionLostCallback = static state => ((SocketTransport)state!).CallConnectionLost();
+
+    private static readonly Action<ILogger, string, Exception?> LogIgnoredWrites = LoggerMessage.Define<string>(
+        LogLevel.Warning,
+        new EventId(20, "WriteAfterClose"),
+        "{Transport}: Write() was called on a closed or closing transport; the data is dropped (further writes are ignored silently).");
+
+    private static readonly Action<ILogger, string, string, Exception?> LogSocketError = LoggerMessage.Define<string, string>(
+        LogLevel.Debug,
+        new EventId(21, "TransportSocketError"),
+        "{Transport}: {Message}");
+
+    private readonly EventLoop _loop;
+    private readonly Socket _socket;
+    private readonly Protocol _protocol;
+    private readonly BufferedProtocol? _buffered;
+    private readonly Future<bool>? _waiter;
+    private readonly Action _onReadable;
+    private readonly Action _onWritable;
+    private readonly EndPoint? _peerName;
+    private readonly EndPoint? _sockName;
+    private readonly WriteBuffer _buffer = new();
+    private Server? _server;
+    private Exception? _lostWith;
+    private int _highWater = DefaultHighWater;
+    private int _lowWater = DefaultHighWater / 4;
+    private int _ignoredWrites;
+    private bool _started;
+    private bool _closing;
+    private bool _connectionLost;
+    private bool _eofWritten;
+    private bool _eofReceived;
+    private bool _readingPaused;
+    private bool _writingPaused;
+    private bool _readerInstalled;
+    private bool _writerInstalled;
+
+    /// <summary>
+    /// Wraps a connected non-blocking <paramref name="socket"/>; ConnectionMade and the first read are
+    /// scheduled for the next iteration, then <paramref name="waiter"/> (if any) gets true. The
+    /// transport owns the socket from here on, and is attached to <paramref name="server"/>.
+    /// </summary>
+    public SocketTransport(EventLoop loop, Socket socket, Protocol protocol, Future<bool>? waiter, Server? server, EndPoint? peerName = null)
+    {
+        _loop = loop;
+        _socket = socket;
+        _protocol = protocol;
+        _buffered = protocol as BufferedProtocol;
+        _waiter = waiter;
+        _onReadable = OnReadable;
+        _onWritable = OnWritable;
+        _peerName = peerName ?? TryGetEndPoint(socket, remote: true);
+        _sockName = TryGetEndPoint(socket, remote: false);
+        if (socket.ProtocolType == ProtocolType.Tcp)
+        {
+            try
+            {
+                socket.NoDelay = true; // as asyncio: a transport writes whole messages, Nagle only delays them
+            }
+            catch (SocketException)
+            {
+                // The peer may already be gone; the first read or write reports that.
+            }
+        }
+
+        _server = server;
+        server?.Attach(this);
+        loop.CallSoon(StartCallback, this);
+    }
+
+    /// <inheritdoc/>
+    public bool IsClosing => _closing;
+
+    /// <inheritdoc/>
+    public bool IsReading => !_readingPaused && !_closing;
+
+    /// <inheritdoc/>
+    public bool CanWriteEof => true;
+
+    /// <inheritdoc/>
+    public int WriteBufferSize => _buffer.Size;
+
+    /// <inheritdoc/>
+    public object? GetExtraInfo(string name) => name switch
+    {
+        "peername" => _peerName,
+        "sockname" => _sockName,
+        "socket" => _socket,
+        _ => null,
+    };
+
+    /// <inheritdoc/>
+    public void PauseReading()
+    {
+        if (!IsReading)
+        {
+            return;
+        }
+
+        _readingPaused = true;
+        RemoveReader();
+    }
+
+    /// <inheritdoc/>
+    public void ResumeReading()
+    {
+        if (_closing || !_readingPaused)
+        {
+            return;
+        }
+
+        _readingPaused = false;
+        if (_started && !_eofReceived)
+        {
+            AddReader();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        if (_eofWritten)
+        {
+            throw new InvalidOperationException("Cannot call Write() after WriteEof(): the write side is shut down.");
+        }
+
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        if (_closing || _connectionLost)
+        {
+            if (++_ignoredWrites == IgnoredWritesWarningThreshold)
+            {
+                LogIgnoredWrites(_loop.Logger, ToString(), null);
+            }
+
+            return;
+        }
+
+        if (_buffer.IsEmpty)
+        {
+            // Try to send now: usually the kernel takes everything and nothing is copied.
+            int sent;
+            SocketError error;
+            try
+            {
+                sent = _socket.Send(data, SocketFlags.None, out error);
+            }
+            catch (Exception exception)
+            {
+                FatalError(exception, "Fatal write error on socket transport");
+                return;
+            }
+
+            if (error == SocketError.Success)
+            {
+                data = data[sent..];
+                if (data.IsEmpty)
+                {
+                    return;
+                }
+            }
+            else if (!IsTransient(error))
+            {
+                FatalError(new SocketException((int)error), "Fatal write error on socket transport");
+                return;
+            }
+
+            AddWriter();
+        }
+
+        _buffer.Append(data);
+        MaybePauseProtocol();
+    }
+
+    /// <inheritdoc/>
+    public void WriteEof()
+    {
+        if (_closing || _eofWritten)
+        {
+            return;
+        }
+
+        _eofWritten = true;
+        if (_buffer.IsEmpty)
+        {
+            ShutdownSend();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void SetWriteBufferLimits(int? high = null, int? low = null)
+    {
+        int highWater = high ?? (low is int l ? (l > int.MaxValue / 4 ? int.MaxValue : 4 * l) : DefaultHighWater);
+        int lowWater = low ?? highWater / 4;
+        if (lowWater < 0 || highWater < lowWater)
+        {
+            throw new ArgumentOutOfRangeException(
+                highWater < lowWater ? nameof(high) : nameof(low),
+                $"high ({highWater}) must be >= low ({lowWater}) must be >= 0.");
+        }
+
+        _highWater = highWater;
+        _lowWater = lowWater;
+        MaybePauseProtocol();
+    }
+
+    /// <inheritdoc/>
+    public (int Low, int High) GetWriteBufferLimits() => (_lowWater, _highWater);
+
+    /// <inheritdoc/>
+    public void Close()
+    {
+        if (_closing)
+        {
+            return;
+        }
+
+        _closing = true;
+        RemoveReader();
+        if (_buffer.IsEmpty)
+        {
+            RemoveWriter();
+            ScheduleConnectionLost(null);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Abort() => ForceClose(null);
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        string state = _connectionLost ? "closed" : _closing ? "closing" : "open";
+        return $"<SocketTransport {state} local={_sockName} peer={_peerName} reading={IsReading} buffered={_buffer.Size}>";
+    }
+
+    private static EndPoint? TryGetEndPoint(Socket socket, bool remote)
+    {
+        try
+        {
+            return remote ? socket.RemoteEndPoint : socket.LocalEndPoint;
+        }
+        catch (SocketException)
+        {
+            return null; // e.g. the peer reset the connection before we asked
+        }
+    }
+
+    /// <summary>Errors after which the operation should simply wait for the next readiness.</summary>
+    private static bool IsTransient(SocketError error) =>
+        error is SocketError.WouldBlock or SocketError.IOPending or SocketError.Interrupted or SocketError.TryAgain;
+
+    /// <summary>The first callback: ConnectionMade, then reading, then the creator's waiter.</summary>
+    private void Start()
+    {
+        _started = true;
+        try
+        {
+            _protocol.ConnectionMade(this);
+        }
+        catch (Exception exception)
+        {
+            // A connection the creator waits for fails through the waiter; an accepted one has
+            // nobody waiting, so the handler hears of it.
+            FatalError(exception, "Fatal error: protocol.ConnectionMade() call failed.", report: _waiter is null);
+            if (_waiter is { IsDone: false } failed)
+            {
+                failed.SetException(exception);
+            }
+
+            return;
+        }
+
+        if (IsReading && !_eofReceived)
+        {
+            try
+            {
+                AddReader();
+            }
+            catch (Exception exception) when (exception is ObjectDisposedException or SocketException)
+            {
+                FatalError(exception, "Fatal error: cannot watch the socket for reading.");
+            }
+        }
+
+        _waiter?.TrySetResult(true);
+    }
+
+    private void OnReadable()
+    {
+        if (_connectionLost)
+        {
+            return;
+        }
+
+        if (_buffered is not null)
+        {
+            ReadIntoProtocolBuffer(_buffered);
+        }
+        else
+        {
+            ReadAndDeliver();
+        }
+    }
+
+    private void ReadAndDeliver()
+    {
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(MaxReadSize);
+        try
+        {
+            int received = Receive(chunk.AsSpan(0, MaxReadSize));
+            if (received > 0)
+            {
+                try
+                {
+                    _protocol.DataReceived(chunk.AsSpan(0, received));
+                }
+                catch (Exception exception)
+                {
+                    FatalError(exception, "Fatal error: protocol.DataReceived() call failed.", report: true);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    private void ReadIntoProtocolBuffer(BufferedProtocol protocol)
+    {
+        Memory<byte> buffer;
+        try
+        {
+            buffer = protocol.GetBuffer(MaxReadSize);
+            if (buffer.IsEmpty)
+            {
+                throw new InvalidOperationException("BufferedProtocol.GetBuffer() returned an empty buffer.");
+            }
+        }
+        catch (Exception exception)
+        {
+            FatalError(exception, "Fatal error: protocol.GetBuffer() call failed.", report: true);
+            return;
+        }
+
+        int received = Receive(buffer.Span);
+        if (received > 0)
+        {
+            try
+            {
+                protocol.BufferUpdated(received);
+            }
+            catch (Exception exception)
+            {
+                FatalError(exception, "Fatal error: protocol.BufferUpdated() call failed.", report: true);
+            }
+        }
+    }
+
+    /// <summary>One recv: the byte count, or 0 when there is nothing to deliver (EOF and errors are handled here).</summary>
+    private int Receive(Span<byte> buffer)
+    {
+        int received;
+        SocketError error;
+        try
+        {
+            received = _socket.Receive(buffer, SocketFlags.None, out error);
+        }
+        catch (Exception exception)
+        {
+            FatalError(exception, "Fatal read error on socket transport");
+            return 0;
+        }
+
+        if (error != SocketError.Success)
+        {
+            if (!IsTransient(error))
+            {
+                FatalError(new SocketException((int)error), "Fatal read error on socket transport");
+            }
+
+            return 0;
+        }
+
+        if (received == 0)
+        {
+            OnEof();
+        }
+
+        return received;
+    }
+
+    private void OnEof()
+    {
+        _eofReceived = true;
+        bool keepOpen;
+        try
+        {
+            keepOpen = _protocol.EofReceived();
+        }
+        catch (Exception exception)
+        {
+            FatalError(exception, "Fatal error: protocol.EofReceived() call failed.", report: true);
+            return;
+        }
+
+        if (keepOpen)
+        {
+            // The protocol keeps writing, but nothing more can arrive.
+            RemoveReader();
+        }
+        else
+        {
+            Close();
+        }
+    }
+
+    private void OnWritable()
+    {
+        if (_connectionLost)
+        {
+            return;
+        }
+
+        while (!_buffer.IsEmpty)
+        {
+            ReadOnlySpan<byte> head = _buffer.Head;
+            int sent;
+            SocketError error;
+            try
+            {
+                sent = _socket.Send(head, SocketFlags.None, out error);
+            }
+            catch (Exception exception)
+            {
+                FatalError(exception, "Fatal write error on socket transport");
+                return;
+            }
+
+            if (error != SocketError.Success)
+            {
+                if (IsTransient(error))
+                {
+                    break;
+                }
+
+                FatalError(new SocketException((int)error), "Fatal write error on socket transport");
+                return;
+            }
+
+            _buffer.Consume(sent);
+            if (sent < head.Length)
+            {
+                break; // the kernel is full: another send now would only say so
+            }
+        }
+
+        MaybeResumeProtocol(); // may write more
+        if (_buffer.IsEmpty && !_connectionLost)
+        {
+            RemoveWriter();
+            if (_closing)
+            {
+                ScheduleConnectionLost(null);
+            }
+            else if (_eofWritten)
+            {
+                ShutdownSend();
+            }
+        }
+    }
+
+    private void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception exception)
+        {
+            FatalError(exception, "Fatal error: shutting down the write side failed.");
+        }
+    }
+
+    private void MaybePauseProtocol()
+    {
+        if (_buffer.Size <= _highWater || _writingPaused)
+        {
+            return;
+        }
+
+        _writingPaused = true;
+        try
+        {
+            _protocol.PauseWriting();
+        }
+        catch (Exception exception)
+        {
+            Report("protocol.PauseWriting() failed", exception);
+        }
+    }
+
+    private void MaybeResumeProtocol()
+    {
+        if (!_writingPaused || _buffer.Size > _lowWater)
+        {
+            return;
+        }
+
+        _writingPaused = false;
+        try
+        {
+            _protocol.ResumeWriting();
+        }
+        catch (Exception exception)
+        {
+            Report("protocol.ResumeWriting() failed", exception);
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection because of <paramref name="exception"/> [asyncio's _fatal_error]: socket
+    /// errors go to the protocol only, anything else (and whatever <paramref name="report"/> says)
+    /// to the exception handler too.
+    /// </summary>
+    private void FatalError(Exception exception, string message, bool report = false)
+    {
+        if (report || exception is not SocketException)
+        {
+            Report(message, exception);
+        }
+        else if (_loop.DebugEnabled)
+        {
+            LogSocketError(_loop.Logger, ToString(), message, exception);
+        }
+
+        ForceClose(exception);
+    }
+
+    private void Report(string message, Exception exception) =>
+        _loop.CallExceptionHandler(new ExceptionContext($"{message}\ntransport: {this}\nprotocol: {_protocol}", exception));
+
+    /// <summary>Closes at once, dropping buffered data [asyncio's _force_close].</summary>
+    private void ForceClose(Exception? exception)
+    {
+        if (_connectionLost)
+        {
+            return;
+        }
+
+        _buffer.Clear();
+        RemoveWriter();
+        _closing = true;
+        RemoveReader();
+        ScheduleConnectionLost(exception);
+    }
+
+    private void ScheduleConnectionLost(Exception? exception)
+    {
+        if (_connectionLost)
+        {
+            return;
+        }
+
+        _connectionLost = true;
+        _lostWith = exception;
+        if (_loop.IsClosed)
+        {
+            CallConnectionLost(); // nothing can run later: finish now rather than leak the socket
+        }
+        else
+        {
+            _loop.CallSoon(ConnectionLostCallback, this);
+        }
+    }
+
+    private void CallConnectionLost()
+    {
+        try
+        {
+            _protocol.ConnectionLost(_lostWith);
+        }
+        catch (Exception exception)
+        {
+            Report("Exception in protocol.ConnectionLost()", exception);
+        }
+        finally
+        {
+            RemoveReader();
+            RemoveWriter();
+            _buffer.Clear();
+            _socket.Dispose();
+            _lostWith = null;
+            Server? server = _server;
+            _server = null;
+            server?.Detach(this);
+        }
+    }
+
+    private void AddReader()
+    {
+        if (!_readerInstalled)
+        {
+            _loop.AddReader(_socket, _onReadable);
+            _readerInstalled = true;
+        }
+    }
+
+    private void RemoveReader()
+    {
+        if (_readerInstalled)
+        {
+            _readerInstalled = false;
+            _loop.RemoveReader(_socket);
+        }
+    }
+
+    private void AddWriter()
+    {
+        if (!_writerInstalled)
+        {
+            _loop.AddWriter(_socket, _onWritable);
+            _writerInstalled = true;
+        }
+    }
+
+    private void RemoveWriter()
+    {
+        if (_writerInstalled)
+        {
+            _writerInstalled = false;
+            _loop.RemoveWriter(_socket);
+        }
+    }
+}
