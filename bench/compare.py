@@ -175,6 +175,15 @@ def machine():
     return "; ".join(parts)
 
 
+def load():
+    """The 1-minute load average: the machine may be shared, and the figures mean less when it is busy."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def source():
     """Which Aio was measured: the commit, and whether src/ had uncommitted changes."""
     head = version(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
@@ -203,6 +212,7 @@ def main():
         if build.returncode != 0:
             sys.exit(f"building {project} failed:\n{build.stdout}{build.stderr}")
     impls = implementations()
+    loads = [load()]
     samples = {w: {i: [] for i in impls} for w in workloads}
     for r in range(rounds):
         for w in workloads:
@@ -211,6 +221,7 @@ def main():
                 v = run(argv, w)
                 if v is not None:
                     samples[w][i].append(v)
+        loads.append(load())
         print(f"round {r + 1}/{rounds} done", file=sys.stderr)
 
     table = {w: {i: (statistics.median(v) if v else None) for i, v in samples[w].items()} for w in workloads}
@@ -257,6 +268,11 @@ def main():
                 "resident memory per suspended task (lower is better). In brackets: how many times better than "
                 "uvloop (above 1: better than uvloop, for memory too).\n\n")
         f.write(f"Machine: {machine()}. {source()}.\n\n")
+        known = [x for x in loads if x is not None]
+        if known:
+            f.write(f"Load average (1 min) at the start and after each round: {', '.join(f'{x:.1f}' for x in known)} "
+                    f"on {os.cpu_count()} cores (anything well above 0 means other work shared the machine "
+                    "during the run, which makes every figure lower and the spread wider).\n\n")
         f.write("\n".join(lines) + "\n\n")
         f.write(f"![chart]({os.path.basename(svg)})\n\n")
         f.write("## Targets (issue 8)\n\n")

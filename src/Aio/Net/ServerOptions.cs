@@ -16,7 +16,8 @@ public sealed class ServerOptions
     /// Whether to bind with SO_REUSEADDR, so a restarted server can reuse a port whose old
     /// connections linger in TIME_WAIT [reuse_address]. Null (the default) means true on Unix and
     /// false on Windows, as asyncio. On Unix only SO_REUSEADDR is set (not also SO_REUSEPORT, which
-    /// .NET's own ReuseAddress option adds): two servers cannot share a port by accident.
+    /// .NET's own ReuseAddress option adds): two servers cannot share a port by accident. Note that
+    /// .NET's bind on Unix always sets SO_REUSEADDR itself, so false has no effect there.
     /// </summary>
     public bool? ReuseAddress { get; init; }
 

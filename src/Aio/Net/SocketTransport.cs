@@ -93,6 +93,7 @@ internal sealed class SocketTransport : ITransport
     private bool _closing;
     private bool _connectionLost;
     private bool _eofWritten;
+    private bool _aborted;
     private bool _eofReceived;
     private bool _readingPaused;
     private bool _writingPaused;
@@ -292,7 +293,11 @@ internal sealed class SocketTransport : ITransport
     }
 
     /// <inheritdoc/>
-    public void Abort() => ForceClose(null);
+    public void Abort()
+    {
+        _aborted = true;
+        ForceClose(null);
+    }
 
     /// <inheritdoc/>
     public override string ToString()
@@ -587,13 +592,13 @@ internal sealed class SocketTransport : ITransport
     }
 
     /// <summary>
-    /// Ends the connection because of <paramref name="exception"/> [asyncio's _fatal_error]: socket
-    /// errors go to the protocol only, anything else (and whatever <paramref name="report"/> says)
-    /// to the exception handler too.
+    /// Ends the connection because of <paramref name="exception"/> [asyncio's _fatal_error]: unless
+    /// <paramref name="report"/> says otherwise, socket errors go to the protocol only and anything
+    /// else to the exception handler too.
     /// </summary>
-    private void FatalError(Exception exception, string message, bool report = false)
+    private void FatalError(Exception exception, string message, bool? report = null)
     {
-        if (report || exception is not SocketException)
+        if (report ?? exception is not SocketException)
         {
             Report(message, exception);
         }
@@ -657,12 +662,39 @@ internal sealed class SocketTransport : ITransport
             RemoveReader();
             RemoveWriter();
             _buffer.Clear();
-            _socket.Dispose();
+            CloseSocket(graceful: _lostWith is null && !_aborted);
             _lostWith = null;
             Server? server = _server;
             _server = null;
             server?.Detach(this);
         }
+    }
+
+    /// <summary>
+    /// Disposes the socket. A graceful close first shuts the send side down: besides sending FIN
+    /// after the queued bytes, this tells .NET the close is orderly — a socket disposed while
+    /// another thread uses it (the portable backend's selector may still be selecting on it) is
+    /// otherwise closed abortively (RST, the kernel's queued bytes dropped).
+    /// </summary>
+    private void CloseSocket(bool graceful)
+    {
+        if (graceful)
+        {
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (SocketException)
+            {
+                // Already shut down, or the peer is gone: there is nothing left to flush.
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed by the user through GetExtraInfo("socket").
+            }
+        }
+
+        _socket.Dispose();
     }
 
     private void AddReader()

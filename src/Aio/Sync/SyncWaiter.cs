@@ -20,7 +20,8 @@
 //
 // Granted, then cancelled. A grant completes the future and the task resumes in a later callback.
 // A cancel of the task in between finds the future done, so TaskCore keeps it for the task's next
-// await (_mustCancel). asyncio delivers such a cancel at the very await that is resuming
+// await (_mustCancel) — Aio's rule for a plain future, which would leave the task holding a lock
+// it is about to abandon, or keep a permit from the next waiter until then. asyncio delivers such a cancel at the very await that is resuming
 // (Task.__step throws it into the coroutine), and its Lock and Semaphore catch it there to pass on
 // what the waiter was woken for. Here EndAwait, which the awaiter calls as the task resumes, does
 // the same: when the current task suspended on this waiter (it is still the future the task waits

@@ -12,7 +12,9 @@
 // await throws CancelledError when the task resumes on the next iteration. If the task waits on
 // nothing of Aio's (it runs, or awaits a foreign task) the request is remembered (_mustCancel) and
 // delivered at its next Aio await: the future it then suspends on is cancelled at once, and a
-// Sleep(0) or Yield throws. The task's CancellationToken is cancelled too, for foreign awaits
+// Sleep(0) or Yield throws. An await whose future completed just before the request (a lock wait
+// already granted) may instead take the request as it resumes (TakeCancelRequest) and throw it
+// there, after undoing what it was granted: that is how Aio.Sync passes a lock or permit on. The task's CancellationToken is cancelled too, for foreign awaits
 // (last, since its callbacks may run continuations inline), and replaced by a fresh one once
 // Uncancel withdraws the last request (a timeout scope or task group undoing its own cancel). A
 // body that ends with CancelledError (or with any OperationCanceledException while a cancel is
@@ -175,13 +177,14 @@ internal sealed class TaskCore : ILoopWorkItem
     /// </summary>
     public bool TakeCancelRequest(out string? message)
     {
-        message = _cancelMessage;
         if (!_mustCancel)
         {
+            message = null;
             return false;
         }
 
         _mustCancel = false;
+        message = _cancelMessage;
         return true;
     }
 

@@ -419,7 +419,7 @@ public abstract class StreamReaderTests : LoopTestBase
         {
             LoopTask feeder = loop.CreateTask(async () =>
             {
-                foreach (string chunk in new[] { "a\nb", "\n", "c" })
+                foreach (string chunk in (string[])["a\nb", "\n", "c"])
                 {
                     await Settle(1);
                     reader.FeedData(B(chunk));

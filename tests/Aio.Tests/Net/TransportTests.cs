@@ -164,9 +164,9 @@ public abstract class TransportTests : NetTestBase
 
             await client.WaitLostAsync();
             long received = await DrainOnWorker(loop, peer);
-            Assert.Equal(data.Length - buffered, received);
+            Assert.True(received <= data.Length - buffered, $"{received} bytes arrived; at most {data.Length - buffered} had left the transport");
             Assert.Null(client.LostWith);
-            Assert.Equal(["made", "lost"], client.Events);
+            Assert.Equal(["made", "pause", "lost"], client.Events); // 16 MiB is above the high mark; abort does not resume
         });
     }
 
