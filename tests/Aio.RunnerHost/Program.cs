@@ -129,6 +129,9 @@ switch (args[0])
                 ShutdownCallback = _ => throw new InvalidOperationException("callback failed"),
             });
 
+    case "accept-emfile-epoll" or "accept-emfile-portable": // networking: accept under descriptor exhaustion
+        return AcceptExhaustion.Run(args[0]);
+
     default:
         Console.Error.WriteLine($"unknown scenario {args[0]}");
         return 2;

@@ -67,6 +67,14 @@ public sealed partial class EventLoop
     private int FindKey(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        if (!socket.SafeHandle.IsClosed)
+        {
+            // An open socket keeps its number, so it is registered under it or not at all: no scan
+            // (transports remove their writer whenever their buffer drains).
+            int key = (int)socket.SafeHandle.DangerousGetHandle();
+            return _io.TryGetValue(key, out IoRegistration? found) && ReferenceEquals(found.Socket, socket) ? key : -1;
+        }
+
         foreach (IoRegistration registration in _io.Values)
         {
             if (ReferenceEquals(registration.Socket, socket))

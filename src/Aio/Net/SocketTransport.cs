@@ -15,7 +15,10 @@
 // callback (never inline from Close, Abort, Write or a failing read), after which the socket is
 // disposed and the server (if any) forgets the connection. A guard (_connectionLost) makes the
 // scheduling idempotent; every path to the end (Close with an empty buffer, the writer draining the
-// buffer of a closing transport, Abort, a fatal error) goes through ScheduleConnectionLost.
+// buffer of a closing transport, Abort, a fatal error) goes through ScheduleConnectionLost. An
+// orderly end shuts the send side down before disposing the socket: .NET closes a socket that
+// another thread is using (the portable selector may still be selecting on it) abortively — RST,
+// queued bytes dropped — unless the send side was shut down first.
 //
 // Reading. One recv per readiness callback into a 64 KiB array rented from ArrayPool.Shared and
 // returned right after DataReceived (the span is valid only during the call, as Protocol says), so

@@ -88,8 +88,10 @@ public static class Streams
     /// from code running on the loop (a <see cref="LoopTask"/>, a loop callback), and they complete
     /// there: ReadAsync returns the buffered bytes at once or waits for some; WriteAsync writes and
     /// then drains (<see cref="AsyncStreamWriter.DrainAsync"/>); FlushAsync drains. Awaits with
-    /// <c>ConfigureAwait(false)</c> inside the code you hand the stream to are fine: they resume on
-    /// the loop thread, where these operations complete. Synchronous Read and Write throw
+    /// <c>ConfigureAwait(false)</c> inside the code you hand the stream to (SslStream, StreamReader,
+    /// pipelines) are fine: when an operation that had to wait completes, such continuations run
+    /// inline on the loop thread (with no synchronization context current while they do), and
+    /// awaits that captured the loop's context resume through it. Synchronous Read and Write throw
     /// <see cref="NotSupportedException"/> (they would block the loop); Flush does nothing (written
     /// bytes are with the transport already). A connection error surfaces as <see cref="IOException"/>
     /// wrapping the <see cref="System.Net.Sockets.SocketException"/>, as NetworkStream does;
