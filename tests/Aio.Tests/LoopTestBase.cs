@@ -22,7 +22,7 @@ public abstract class LoopTestBase : IDisposable
     /// <summary>A loop on the backend under test whose exception handler records every report.</summary>
     protected EventLoop NewLoop(TimeProvider? clock = null, bool debug = false)
     {
-        var loop = new EventLoop(new EventLoopOptions { Backend = Backend, TimeProvider = clock, Debug = true });
+        var loop = new EventLoop(new EventLoopOptions { Backend = Backend, TimeProvider = clock, Debug = debug });
         loop.SetExceptionHandler((_, context) => _errors.Enqueue(context));
         _loops.Add(loop);
         return loop;
