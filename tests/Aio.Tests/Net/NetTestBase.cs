@@ -124,7 +124,7 @@ public abstract class NetTestBase : LoopTestBase, IDisposable
         // below the first means such a transient descriptor was counted before the test.)
         for (int i = 0; i < 50 && after > _descriptorsBefore; i++)
         {
-            Thread.Sleep(10);
+            Thread.Sleep(10); // allow-real-time: see above
             after = Descriptors.Count();
         }
 
