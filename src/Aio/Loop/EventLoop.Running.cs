@@ -157,8 +157,16 @@ public sealed partial class EventLoop
 
         if (!future.IsDone)
         {
-            var stopper = new RunStopper(this);
-            Action<Future> stop = _ => stopper.OnCompleted();
+            // Done callbacks run on the loop thread, so stopping needs no post; the flag keeps a
+            // callback already queued when this run ends from stopping a later run.
+            bool active = true;
+            Action<Future> stop = _ =>
+            {
+                if (active)
+                {
+                    _stopping = true;
+                }
+            };
             future.AddDoneCallback(stop);
             try
             {
@@ -166,15 +174,12 @@ public sealed partial class EventLoop
             }
             finally
             {
-                stopper.Active = false;
+                active = false;
                 future.RemoveDoneCallback(stop);
             }
         }
 
-        if (!future.IsDone)
-        {
-            throw new InvalidOperationException("Event loop stopped before the task completed.");
-        }
+        ThrowIfStoppedEarly(future.IsDone);
     }
 
     private void RunUntilDone(Task task)
@@ -199,13 +204,18 @@ public sealed partial class EventLoop
             }
         }
 
-        if (!task.IsCompleted)
+        ThrowIfStoppedEarly(task.IsCompleted);
+    }
+
+    private static void ThrowIfStoppedEarly(bool done)
+    {
+        if (!done)
         {
             throw new InvalidOperationException("Event loop stopped before the task completed.");
         }
     }
 
-    /// <summary>Stops the loop when a run-until-complete task finishes, unless that run is over.</summary>
+    /// <summary>Stops the loop when a .NET task run until complete finishes (on any thread), unless that run is over.</summary>
     private sealed class RunStopper
     {
         private static readonly Action<object?> StopIfActive = static state =>

@@ -110,15 +110,8 @@ public sealed partial class EventLoop
 
     internal IReadOnlyCollection<ILoopTask> PendingTasks() => [.. _tasks.Select(entry => entry.Key).Where(task => !task.IsDone)];
 
-    private LoopTask StartTask(LoopTask task, bool eager)
-    {
-        CheckClosed();
-        CheckThread("CreateTask");
-        task.Core.Schedule(eager || EagerTasks);
-        return task;
-    }
-
-    private LoopTask<T> StartTask<T>(LoopTask<T> task, bool eager)
+    private TTask StartTask<TTask>(TTask task, bool eager)
+        where TTask : ITaskOwner
     {
         CheckClosed();
         CheckThread("CreateTask");
