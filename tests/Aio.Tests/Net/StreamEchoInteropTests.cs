@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.RegularExpressions;
+using Aio.Tests.Loop;
 
 namespace Aio.Tests.Net;
 
@@ -23,7 +26,7 @@ public sealed class PythonFactAttribute : FactAttribute
 /// side prints must be the line the Python original prints. tests/interop/echo_interop.sh does the
 /// same from a shell.
 /// </summary>
-public sealed class StreamEchoInteropTests
+public sealed partial class StreamEchoInteropTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
@@ -66,6 +69,44 @@ public sealed class StreamEchoInteropTests
         Assert.Equal(1, client.WaitForExit());
         Assert.Empty(client.Lines);
     }
+
+    [LinuxFact]
+    public void EchoServerSample_CtrlC_ShutsDownInAiorunsStepsAndExitsZero()
+    {
+        int port = FreePort();
+        using ChildProcess server = ChildProcess.Start("dotnet", SampleDll("EchoServer"), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        server.WaitForLine("Serving on");
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            client.Connect(IPAddress.Loopback, port);
+            client.Send("Hello World!"u8);
+            byte[] echoed = new byte[64];
+            int received = 0;
+            while (client.Receive(echoed.AsSpan(received)) is > 0 and int n)
+            {
+                received += n;
+            }
+
+            Assert.Equal("Hello World!", Encoding.UTF8.GetString(echoed, 0, received));
+        }
+
+        server.WaitForLine("Close the client socket");
+        Assert.Equal(0, Kill(server.Id, 2)); // SIGINT, as Ctrl-C sends it
+        Assert.Equal(0, server.WaitForExit());
+
+        string[] steps = ["Stopping the loop", "Entering shutdown phase.", "Cancelling pending tasks.", "Cancelling task: <LoopTask main pending>", "Running pending tasks till complete", "Waiting for executor shutdown.", "Closing the loop.", "Leaving. Bye!"];
+        List<string> log = server.ErrorLines;
+        int at = -1;
+        foreach (string step in steps)
+        {
+            int next = log.FindIndex(at + 1, line => line.Contains(step, StringComparison.Ordinal));
+            Assert.True(next > at, $"'{step}' missing or out of order in:\n{string.Join("\n", log)}");
+            at = next;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     private static void AssertLines(List<string> lines, params string[] patterns)
     {
@@ -116,6 +157,7 @@ public sealed class StreamEchoInteropTests
     {
         private readonly Process _process;
         private readonly List<string> _lines = [];
+        private readonly List<string> _errorLines = [];
         private readonly object _gate = new();
 
         private ChildProcess(Process process)
@@ -132,7 +174,16 @@ public sealed class StreamEchoInteropTests
                     }
                 }
             };
-            _process.ErrorDataReceived += (_, _) => { };
+            _process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is not null)
+                {
+                    lock (_gate)
+                    {
+                        _errorLines.Add(e.Data);
+                    }
+                }
+            };
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
         }
@@ -147,6 +198,20 @@ public sealed class StreamEchoInteropTests
                 }
             }
         }
+
+        /// <summary>The lines of standard error so far.</summary>
+        public List<string> ErrorLines
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _errorLines];
+                }
+            }
+        }
+
+        public int Id => _process.Id;
 
         public static ChildProcess Start(string program, params string[] arguments)
         {
