@@ -2,10 +2,7 @@ namespace Aio;
 
 public sealed partial class EventLoop
 {
-    // Weak, as asyncio's _all_tasks is: a pending task stays alive through whatever it awaits (the
-    // future's continuation holds it), so only a task that can never resume is collected, and its
-    // PendingTaskReporter then says so.
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILoopTask, object?> _tasks = new();
+    private readonly TaskRegistry _tasks = new();
 
     /// <summary>
     /// Whether new tasks run their first step synchronously inside <c>CreateTask</c> when the loop is
@@ -104,11 +101,11 @@ public sealed partial class EventLoop
         }, cancellationToken);
     }
 
-    internal void RegisterTask(ILoopTask task) => _tasks.AddOrUpdate(task, null);
+    internal int RegisterTask(ILoopTask task) => _tasks.Add(task);
 
-    internal void UnregisterTask(ILoopTask task) => _tasks.Remove(task);
+    internal void UnregisterTask(int slot) => _tasks.Remove(slot);
 
-    internal IReadOnlyCollection<ILoopTask> PendingTasks() => [.. _tasks.Select(entry => entry.Key).Where(task => !task.IsDone)];
+    internal IReadOnlyCollection<ILoopTask> PendingTasks() => _tasks.Pending();
 
     private TTask StartTask<TTask>(TTask task, bool eager)
         where TTask : ITaskOwner

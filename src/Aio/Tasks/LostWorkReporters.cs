@@ -40,27 +40,3 @@ internal sealed class UnobservedErrorReporter
     public void Disarm() => GC.SuppressFinalize(this);
 #pragma warning restore CA1816
 }
-
-/// <summary>
-/// Reports a task collected while still pending ["Task was destroyed but it is pending!"]: such a
-/// task awaited something that nothing referenced any more, so it could never resume. Allocated
-/// with the task, referenced only by it, disarmed when the task finishes.
-/// </summary>
-internal sealed class PendingTaskReporter
-{
-    private readonly EventLoop _loop;
-    private readonly string _name;
-
-    public PendingTaskReporter(EventLoop loop, string name)
-    {
-        _loop = loop;
-        _name = name;
-    }
-
-    ~PendingTaskReporter() => UnobservedErrorReporter.ReportFromFinalizer(
-        _loop, new ExceptionContext("Task was destroyed but it is pending!") { Future = $"<LoopTask {_name} pending>" });
-
-#pragma warning disable CA1816 // Not a Dispose: disarming the finalizer is this type's whole purpose.
-    public void Disarm() => GC.SuppressFinalize(this);
-#pragma warning restore CA1816
-}

@@ -55,7 +55,9 @@ internal sealed class TaskCore : ILoopWorkItem
     private CancellationTokenSource? _cancellation;
     private Task? _body;
     private Future? _waitingOn;
-    private PendingTaskReporter? _pendingReporter;
+    private readonly long _number;
+    private string? _name;
+    private int _registrySlot = -1;
     private string? _cancelMessage;
     private int _cancelRequests;
     private bool _mustCancel;
@@ -63,13 +65,40 @@ internal sealed class TaskCore : ILoopWorkItem
     public TaskCore(ITaskOwner owner, string? name)
     {
         _owner = owner;
-        Name = name ?? "Task-" + Interlocked.Increment(ref s_counter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _name = name;
+        if (name is null)
+        {
+            _number = Interlocked.Increment(ref s_counter);
+        }
+    }
+
+    /// <summary>
+    /// A task collected while still pending ["Task was destroyed but it is pending!"] awaited
+    /// something that nothing referenced any more, so it could never resume. The finalizer is
+    /// suppressed when the task finishes; until it is scheduled, there is nothing to report.
+    /// </summary>
+    ~TaskCore()
+    {
+        if (_registrySlot < 0)
+        {
+            return;
+        }
+
+        EventLoop loop = Loop;
+        loop.UnregisterTask(_registrySlot);
+        UnobservedErrorReporter.ReportFromFinalizer(
+            loop, new ExceptionContext("Task was destroyed but it is pending!") { Future = $"<LoopTask {Name} pending>" });
     }
 
     /// <summary>The task whose code is running now (flows across awaits), or null.</summary>
     public static TaskCore? Current => CurrentTask.Value;
 
-    public string Name { get; set; }
+    /// <summary>The task's name; "Task-N" (made when first read) unless one was given.</summary>
+    public string Name
+    {
+        get => _name ??= "Task-" + _number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        set => _name = value;
+    }
 
     public ILoopTask Task => (ILoopTask)_owner;
 
@@ -83,8 +112,7 @@ internal sealed class TaskCore : ILoopWorkItem
     /// <summary>Schedules the first step, or runs it now when eager and the loop is running here.</summary>
     public void Schedule(bool eager)
     {
-        Loop.RegisterTask(Task);
-        _pendingReporter = new PendingTaskReporter(Loop, Name);
+        _registrySlot = Loop.RegisterTask(Task);
         if (eager && Loop.IsOnLoopThread)
         {
             Step();
@@ -291,9 +319,14 @@ internal sealed class TaskCore : ILoopWorkItem
     {
         _waitingOn = null;
         _body = null;
-        _pendingReporter?.Disarm();
-        _pendingReporter = null;
-        Loop.UnregisterTask(Task);
+        if (_registrySlot >= 0)
+        {
+            Loop.UnregisterTask(_registrySlot);
+            _registrySlot = -1;
+#pragma warning disable CA1816 // Not a Dispose: a finished task has nothing left to report.
+            GC.SuppressFinalize(this);
+#pragma warning restore CA1816
+        }
         if (cancelled)
         {
             _owner.CancelFuture(cancelMessage);
