@@ -168,7 +168,10 @@ public abstract class Future
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"<{GetType().Name} {_state.ToString().ToLowerInvariant()}>";
+    public override string ToString() => $"<{DisplayName(GetType())} {_state.ToString().ToLowerInvariant()}>";
+
+    /// <summary>A type's name without the generic arity suffix: "Future" for Future`1.</summary>
+    private static string DisplayName(Type type) => type.Name.IndexOf('`', StringComparison.Ordinal) is int tick and >= 0 ? type.Name[..tick] : type.Name;
 
     /// <summary>
     /// Returns when the future succeeded [future.result() for a future without a value]; otherwise

@@ -17,6 +17,16 @@ public abstract class FutureTests : LoopTestBase
     }
 
     [Fact]
+    public void Future_ToString_NamesTheTypeAndState()
+    {
+        EventLoop loop = NewLoop();
+        Future<int> future = loop.CreateFuture<int>();
+        Assert.Equal("<Future pending>", future.ToString());
+        future.Cancel();
+        Assert.Equal("<Future cancelled>", future.ToString());
+    }
+
+    [Fact]
     public void Future_SetTwice_ThrowsInvalidStateError()
     {
         EventLoop loop = NewLoop();
