@@ -10,8 +10,9 @@
 // - loop (default): one thread, an Aio epoll loop, one Protocol per connection; the whole client
 //   costs one core at most, which leaves the other core of a 2-core machine to the server.
 // - threads: one thread per connection with plain blocking sockets.
-// On the 2-core machine of the benchmarks the loop client gave higher round trips/s against every
-// server tried (see docs/benchmarks.md, "Notes"), so it is the default.
+// On the 2-core machine of the benchmarks the loop client gave clearly higher round trips/s against
+// the fastest servers (C epoll, Aio protocol: ten client threads fight the server for two cores;
+// see docs/benchmarks.md, "Notes"), so it is the default and bench/compare.py uses it for every server.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
