@@ -4,6 +4,7 @@
 // prints one JSON line like the Aio bench CLI: {"impl": "dotnet-threadpool", "workload": ..., "ops": N,
 // "seconds": S, "ops_per_s": R} (memory: "bytes_per_task", measured as in bench/Aio.Bench/Memory.cs).
 // Each timed run does one untimed warm-up pass of the same size, as the Aio CLI does.
+// `DotNetPeers echo-server --port P` is the echo workload's Socket async server (EchoServer.cs).
 //
 // The closest honest analogue of each asyncio primitive:
 // - call_soon -> ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, preferLocal: false): the
@@ -32,9 +33,15 @@ var workloads = new Dictionary<string, (Func<long, double> Run, long Ops)>
     ["memory"] = (Peers.Memory, 100_000),
 };
 
+if (args is ["echo-server", "--port", var echoPort] && int.TryParse(echoPort, CultureInfo.InvariantCulture, out int port) && port is >= 0 and <= 65535)
+{
+    return EchoServer.Run(port); // EchoServer.cs
+}
+
 if (args.Length == 0 || !workloads.TryGetValue(args[0], out var entry))
 {
     Console.Error.WriteLine("usage: DotNetPeers WORKLOAD [--n N]; workloads: " + string.Join(", ", workloads.Keys));
+    Console.Error.WriteLine("       DotNetPeers echo-server --port P (0 picks a free port)");
     return 2;
 }
 
