@@ -1,4 +1,7 @@
-// The loop's timers: a binary min-heap in an array of structs, ordered by (when, sequence).
+// The loop's timers: a 4-ary min-heap in an array of structs, ordered by (when, sequence). Four
+// children per node halve the levels a pop walks down compared with a binary heap, and the four
+// siblings sit next to each other in memory, so a heap of many timers (past the cache) takes about
+// half the cache misses per pop; pushes, which walk up, get shorter too.
 //
 // The sequence number is taken when the timer is scheduled, so timers with equal deadlines fire in
 // the order they were scheduled (asyncio's heapq compares handles and gives no such promise).
@@ -128,7 +131,7 @@ internal sealed class TimerHeap
         Array.Clear(_entries, kept, _count - kept);
         _count = kept;
         _cancelled = 0;
-        for (int i = (_count / 2) - 1; i >= 0; i--)
+        for (int i = (_count - 2) / 4; i >= 0; i--)
         {
             SiftDown(i);
         }
@@ -142,7 +145,7 @@ internal sealed class TimerHeap
         Entry entry = _entries[index];
         while (index > 0)
         {
-            int parent = (index - 1) >> 1;
+            int parent = (index - 1) >> 2;
             if (!Less(entry, _entries[parent]))
             {
                 break;
@@ -160,15 +163,20 @@ internal sealed class TimerHeap
         Entry entry = _entries[index];
         while (true)
         {
-            int child = (2 * index) + 1;
-            if (child >= _count)
+            int first = (4 * index) + 1;
+            if (first >= _count)
             {
                 break;
             }
 
-            if (child + 1 < _count && Less(_entries[child + 1], _entries[child]))
+            int last = Math.Min(first + 4, _count);
+            int child = first;
+            for (int sibling = first + 1; sibling < last; sibling++)
             {
-                child++;
+                if (Less(_entries[sibling], _entries[child]))
+                {
+                    child = sibling;
+                }
             }
 
             if (!Less(_entries[child], entry))

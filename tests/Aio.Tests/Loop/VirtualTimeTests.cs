@@ -25,6 +25,41 @@ public abstract class VirtualTimeTests : LoopTestBase
         Assert.False(timedOut, $"the loop was not stopped within {Patience} of real time");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ManyTimers_RandomDeadlinesAndCancels_FireInDeadlineThenScheduleOrder(int seed)
+    {
+        EventLoop loop = NewVirtualLoop(out _);
+        var random = new Random(seed);
+        double start = loop.Time();
+        var fired = new List<int>();
+        var expected = new List<(double When, int Index)>();
+        var handles = new List<TimerHandle>();
+        for (int i = 0; i < 3000; i++)
+        {
+            int index = i;
+            double when = start + random.Next(0, 500); // many equal deadlines
+            handles.Add(loop.CallAt(when, () => fired.Add(index)));
+            expected.Add((when, index));
+        }
+
+        // Cancel most of them (more than half: the heap compacts), in random order.
+        var cancelled = new HashSet<int>();
+        foreach (int i in Enumerable.Range(0, handles.Count).OrderBy(_ => random.Next()).Take(2000))
+        {
+            handles[i].Cancel();
+            cancelled.Add(i);
+        }
+
+        loop.CallAt(start + 1000, loop.Stop);
+        RunBounded(loop);
+
+        int[] order = [.. expected.Where(e => !cancelled.Contains(e.Index)).OrderBy(e => e.When).ThenBy(e => e.Index).Select(e => e.Index)];
+        Assert.Equal(order, fired);
+    }
+
     [Fact]
     public void CallLater_OneHour_FiresAtOnceInRealTimeWithLoopTimeAdvanced()
     {
