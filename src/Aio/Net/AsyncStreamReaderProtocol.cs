@@ -11,6 +11,9 @@
 // completes them too (with the connection's error, if any), but only if writing was paused, as
 // asyncio does; a drain after the loss then throws "Connection lost".
 //
+// Without a reader (a subprocess's stdin pipe) it is only the flow-control half: the subprocess
+// protocol forwards PauseWriting, ResumeWriting and the pipe's end to it.
+//
 // Server side: with a client-connected callback, ConnectionMade creates the writer and runs the
 // callback as a LoopTask (asyncio wraps a coroutine callback into a task). When that task fails, the
 // error goes to the loop's exception handler and the transport is closed; when it is cancelled, the
@@ -37,7 +40,7 @@ internal sealed class AsyncStreamReaderProtocol : Protocol
     private bool _paused;
     private bool _connectionLost;
 
-    public AsyncStreamReaderProtocol(EventLoop loop, AsyncStreamReader reader, Func<AsyncStreamReader, AsyncStreamWriter, Task>? clientConnected = null)
+    public AsyncStreamReaderProtocol(EventLoop loop, AsyncStreamReader? reader, Func<AsyncStreamReader, AsyncStreamWriter, Task>? clientConnected = null)
     {
         _loop = loop;
         _reader = reader;

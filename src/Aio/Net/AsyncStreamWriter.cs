@@ -6,7 +6,8 @@ namespace Aio.Net;
 /// Writes to a connection [asyncio.StreamWriter]: <see cref="Write"/> hands bytes to the transport
 /// without waiting; <see cref="DrainAsync"/> waits while the transport's write buffer is above its
 /// high-water mark, which is how a fast writer keeps its memory bounded. Get one from
-/// <see cref="Streams.OpenConnectionAsync"/> or a <see cref="Streams.StartServerAsync"/> callback.
+/// <see cref="Streams.OpenConnectionAsync"/>, a <see cref="Streams.StartServerAsync"/> callback, or a
+/// subprocess's <see cref="Aio.Processes.AsyncProcess.Stdin"/>.
 /// <c>await using</c> closes the connection and waits until it is closed. Not thread-safe: use it on
 /// its loop's thread only.
 /// </summary>
@@ -15,15 +16,18 @@ public sealed class AsyncStreamWriter : IAsyncDisposable
     private readonly AsyncStreamReaderProtocol _protocol;
     private readonly AsyncStreamReader? _reader;
 
-    internal AsyncStreamWriter(ITransport transport, AsyncStreamReaderProtocol protocol, AsyncStreamReader? reader)
+    internal AsyncStreamWriter(IWriteTransport transport, AsyncStreamReaderProtocol protocol, AsyncStreamReader? reader)
     {
         Transport = transport;
         _protocol = protocol;
         _reader = reader;
     }
 
-    /// <summary>The transport underneath [writer.transport], for what the writer does not offer (abort, write-buffer limits).</summary>
-    public ITransport Transport { get; }
+    /// <summary>
+    /// The transport underneath [writer.transport], for what the writer does not offer (abort,
+    /// write-buffer limits): a connection's <see cref="ITransport"/>, or a subprocess's stdin pipe.
+    /// </summary>
+    public IWriteTransport Transport { get; }
 
     /// <summary>Whether <see cref="WriteEof"/> is supported [writer.can_write_eof()].</summary>
     public bool CanWriteEof => Transport.CanWriteEof;

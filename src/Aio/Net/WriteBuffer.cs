@@ -38,6 +38,25 @@ internal sealed class WriteBuffer
         }
     }
 
+    /// <summary>
+    /// <see cref="Head"/> as memory, for an asynchronous write that outlives the call. Appending
+    /// never moves or overwrites it; <see cref="Consume"/> and <see cref="Clear"/> return its array to
+    /// the pool, so keep the buffer until the write completed.
+    /// </summary>
+    public ReadOnlyMemory<byte> HeadMemory
+    {
+        get
+        {
+            if (_count == 0)
+            {
+                return default;
+            }
+
+            ref Segment head = ref _ring[_head];
+            return head.Array.AsMemory(head.Start, head.End - head.Start);
+        }
+    }
+
     /// <summary>Copies <paramref name="data"/> to the end of the buffer.</summary>
     public void Append(ReadOnlySpan<byte> data)
     {

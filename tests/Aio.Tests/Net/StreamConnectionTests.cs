@@ -307,7 +307,7 @@ public abstract class StreamConnectionTests : NetTestBase
                 await LoopTask.Yield();
             }
 
-            Assert.False(writer.Transport.IsReading);
+            Assert.False(((ITransport)writer.Transport).IsReading);
             int paused = reader.BufferedCount;
             for (int i = 0; i < 5; i++)
             {
