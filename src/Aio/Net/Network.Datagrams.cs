@@ -17,8 +17,10 @@ public static partial class Network
     /// <paramref name="local"/> is the address to bind (port 0 picks a free port); <paramref name="remote"/>
     /// the peer to connect to — the transport's SendTo then accepts only null or that address, and only
     /// that peer's datagrams arrive. Either may be an <see cref="IPEndPoint"/> or a
-    /// <see cref="DnsEndPoint"/> (host name and port, resolved first). The task completes once the
-    /// protocol's ConnectionMade has run.
+    /// <see cref="DnsEndPoint"/> (host name and port, resolved first) for UDP, or a
+    /// <see cref="UnixDomainSocketEndPoint"/> for a Unix datagram socket (a socket file at the local
+    /// path is removed first, as asyncio does). The task completes once the protocol's ConnectionMade
+    /// has run.
     /// </summary>
     /// <param name="protocolFactory">Makes the protocol; called once, after the socket is set up.</param>
     /// <param name="local">Where to bind; null to let the system pick when sending.</param>
@@ -52,6 +54,10 @@ public static partial class Network
 
         CheckDatagramEndPoint(local, family, nameof(local));
         CheckDatagramEndPoint(remote, family, nameof(remote));
+        if (local is not null && remote is not null && local is UnixDomainSocketEndPoint != remote is UnixDomainSocketEndPoint)
+        {
+            throw new ArgumentException("A Unix datagram endpoint needs Unix socket addresses for both local and remote (or null).", nameof(remote));
+        }
         EventLoop loop = EventLoop.GetRunningLoop();
         return loop.CreateTask(() => OpenDatagramEndpointAsync(loop, protocolFactory, local, remote, options), "create-datagram-endpoint", eager: true);
     }
@@ -69,8 +75,12 @@ public static partial class Network
             case DnsEndPoint named:
                 ArgumentException.ThrowIfNullOrEmpty(named.Host, parameterName);
                 return;
+            case UnixDomainSocketEndPoint when family != AddressFamily.Unspecified:
+                throw new ArgumentException($"{endPoint} is a Unix socket address; options.Family asks for {family}.", parameterName);
+            case UnixDomainSocketEndPoint:
+                return;
             default:
-                throw new ArgumentException($"A datagram endpoint takes an IPEndPoint or a DnsEndPoint, not {endPoint.GetType().Name}.", parameterName);
+                throw new ArgumentException($"A datagram endpoint takes an IPEndPoint, a DnsEndPoint or a UnixDomainSocketEndPoint, not {endPoint.GetType().Name}.", parameterName);
         }
     }
 
@@ -81,6 +91,11 @@ public static partial class Network
         EndPoint? remote,
         DatagramEndpointOptions options)
     {
+        if (local is UnixDomainSocketEndPoint || remote is UnixDomainSocketEndPoint)
+        {
+            return await OpenUnixDatagramEndpointAsync(loop, protocolFactory, (UnixDomainSocketEndPoint?)local, (UnixDomainSocketEndPoint?)remote);
+        }
+
         List<IPEndPoint>? locals = local is null ? null : await ResolveDatagramAsync(loop, local, options.Family);
         List<IPEndPoint>? remotes = remote is null ? null : await ResolveDatagramAsync(loop, remote, options.Family);
         var candidates = new List<(AddressFamily Family, IPEndPoint? Local, IPEndPoint? Remote)>();
@@ -158,6 +173,55 @@ public static partial class Network
             throw firstError!;
         }
 
+        return await StartDatagramTransportAsync(loop, protocolFactory, socket, connectedTo, connected: connectedTo is not null && !options.AllowBroadcast);
+    }
+
+    /// <summary>
+    /// A Unix datagram endpoint [create_datagram_endpoint with family=AF_UNIX]: as asyncio, a socket
+    /// file at the local path is removed first (a stale one; any other file makes bind fail).
+    /// </summary>
+    private static async Task<(IDatagramTransport Transport, DatagramProtocol Protocol)> OpenUnixDatagramEndpointAsync(
+        EventLoop loop,
+        Func<DatagramProtocol> protocolFactory,
+        UnixDomainSocketEndPoint? local,
+        UnixDomainSocketEndPoint? remote)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        try
+        {
+            socket.Blocking = false;
+            if (local is not null)
+            {
+                string path = local.ToString();
+                if (!UnixSocketPath.IsAbstract(path))
+                {
+                    UnixSocketPath.RemoveStaleSocket(loop, path);
+                }
+
+                socket.Bind(local);
+            }
+
+            if (remote is not null)
+            {
+                socket.Connect(remote);
+            }
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return await StartDatagramTransportAsync(loop, protocolFactory, socket, remote, connected: remote is not null);
+    }
+
+    private static async Task<(IDatagramTransport Transport, DatagramProtocol Protocol)> StartDatagramTransportAsync(
+        EventLoop loop,
+        Func<DatagramProtocol> protocolFactory,
+        Socket socket,
+        EndPoint? address,
+        bool connected)
+    {
         DatagramProtocol protocol;
         try
         {
@@ -170,7 +234,7 @@ public static partial class Network
         }
 
         var made = new Future<bool>(loop);
-        var transport = new DatagramTransport(loop, socket, protocol, connectedTo, connected: connectedTo is not null && !options.AllowBroadcast, made);
+        var transport = new DatagramTransport(loop, socket, protocol, address, connected, made);
         try
         {
             await made;
