@@ -198,7 +198,7 @@ public static partial class Network
                     UnixSocketPath.RemoveStaleSocket(loop, path);
                 }
 
-                socket.Bind(local);
+                UnixSocketPath.Bind(socket, local);
             }
 
             if (remote is not null)

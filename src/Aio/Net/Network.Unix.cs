@@ -107,7 +107,7 @@ public static partial class Network
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Bind(endPoint);
+            UnixSocketPath.Bind(socket, endPoint);
             socket.Blocking = false;
         }
         catch (SocketException error)

@@ -10,9 +10,15 @@
 // cleanup_socket=True, closing the server removes the file — but only if it is still the socket
 // this server bound (same inode), not one another server has bound at the path since.
 //
+// .NET itself deletes the file when a socket it bound to a UnixDomainSocketEndPoint is disposed —
+// unconditionally, which would break both rules above (CleanupSocket = false, and a file another
+// server has bound since). So Aio binds through an endpoint of its own (FileKeepingEndPoint, the
+// same address bytes) that .NET does not recognise, and does the removal itself.
+//
 // .NET has no portable way to ask whether a file is a socket (FileAttributes does not say), so the
 // type and inode come from statx(2), whose struct layout is the same on every Linux architecture.
 // Where statx is missing, nothing is removed (bind then reports the stale file as in use).
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
@@ -66,6 +72,9 @@ internal static partial class UnixSocketPath
             throw new ArgumentException($"The Unix socket path '{path}' is too long for the system (about 107 bytes at most): use a shorter one.", parameterName, tooLong);
         }
     }
+
+    /// <summary>Binds <paramref name="socket"/> to <paramref name="endPoint"/> without .NET removing the file on Dispose.</summary>
+    public static void Bind(Socket socket, UnixDomainSocketEndPoint endPoint) => socket.Bind(new FileKeepingEndPoint(endPoint));
 
     /// <summary>Removes the file at <paramref name="path"/> if it is a socket; logs (does not throw) when that fails.</summary>
     public static void RemoveStaleSocket(EventLoop loop, string path)
@@ -129,6 +138,18 @@ internal static partial class UnixSocketPath
         isSocket = (mode & FileTypeMask) == SocketFileType;
         inode = *(ulong*)(buffer + StatxInoOffset);
         return true;
+    }
+
+    /// <summary>A Unix socket address that .NET does not know as one, so it leaves the file alone on Dispose.</summary>
+    private sealed class FileKeepingEndPoint(UnixDomainSocketEndPoint inner) : EndPoint
+    {
+        public override AddressFamily AddressFamily => AddressFamily.Unix;
+
+        public override SocketAddress Serialize() => inner.Serialize();
+
+        public override EndPoint Create(SocketAddress socketAddress) => inner.Create(socketAddress);
+
+        public override string ToString() => inner.ToString();
     }
 
     [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
