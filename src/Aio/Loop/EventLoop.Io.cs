@@ -49,6 +49,13 @@ public sealed partial class EventLoop
     /// <summary>How many descriptors have a reader or writer installed (tests check that nothing is left behind).</summary>
     internal int IoRegistrationCount => _io.Count;
 
+    /// <summary>Whether <paramref name="socket"/> has a reader (<paramref name="read"/>) or a writer installed.</summary>
+    internal bool IsWatching(Socket socket, bool read)
+    {
+        int key = FindKey(socket);
+        return key >= 0 && _io.TryGetValue(key, out IoRegistration? registration) && (read ? registration.WantsRead : registration.WantsWrite);
+    }
+
     private static int KeyOf(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);

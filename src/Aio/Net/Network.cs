@@ -19,7 +19,7 @@ namespace Aio.Net;
 /// (<see cref="EventLoop.GetRunningLoop"/>) and returns a <see cref="LoopTask{T}"/>: await it, or
 /// cancel it to abandon the operation without leaving anything open.
 /// </summary>
-public static class Network
+public static partial class Network
 {
     /// <summary>
     /// Opens a TCP connection to <paramref name="host"/>:<paramref name="port"/> and binds a protocol

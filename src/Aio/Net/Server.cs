@@ -28,7 +28,8 @@ using System.Net.Sockets;
 namespace Aio.Net;
 
 /// <summary>
-/// A TCP server [asyncio.Server], made by <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>.
+/// A TCP or Unix socket server [asyncio.Server], made by <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>
+/// or <see cref="Network.CreateUnixServerAsync"/>.
 /// Loop thread only. <c>await using</c> closes it and waits for its connections to end.
 /// </summary>
 public sealed class Server : IAsyncDisposable
@@ -43,6 +44,7 @@ public sealed class Server : IAsyncDisposable
     private ReadOnlyCollection<Socket> _sockets;
     private List<SignalFuture>? _closeWaiters = [];
     private Future<bool>? _servingForever;
+    private Action? _afterClose;
     private bool _serving;
 
     internal Server(EventLoop loop, IReadOnlyList<Socket> sockets, Func<Protocol> protocolFactory, int backlog)
@@ -158,6 +160,9 @@ public sealed class Server : IAsyncDisposable
             listener.Socket.Dispose();
         }
 
+        Action? afterClose = _afterClose;
+        _afterClose = null;
+        afterClose?.Invoke();
         _serving = false;
         if (_servingForever is { IsDone: false } forever)
         {
@@ -223,6 +228,9 @@ public sealed class Server : IAsyncDisposable
     /// <inheritdoc/>
     public override string ToString() =>
         $"<Server sockets=[{string.Join(", ", (_listeners ?? []).Select(listener => listener.Name))}] serving={_serving} clients={_clients.Count}>";
+
+    /// <summary>Runs <paramref name="cleanup"/> once the listening sockets are closed (a Unix server removes its socket file).</summary>
+    internal void AddCloseCleanup(Action cleanup) => _afterClose += cleanup;
 
     /// <summary>A transport for one of our connections was created.</summary>
     internal void Attach(SocketTransport transport) => _clients.Add(transport);

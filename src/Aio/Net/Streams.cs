@@ -7,7 +7,7 @@ namespace Aio.Net;
 /// let .NET code (parsers, <see cref="System.Net.Security.SslStream"/>, System.IO.Pipelines) use them.
 /// Every method uses the loop running on the calling thread.
 /// </summary>
-public static class Streams
+public static partial class Streams
 {
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> and returns the connection's reader
