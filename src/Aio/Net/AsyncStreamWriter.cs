@@ -6,7 +6,7 @@ namespace Aio.Net;
 /// Writes to a connection [asyncio.StreamWriter]: <see cref="Write"/> hands bytes to the transport
 /// without waiting; <see cref="DrainAsync"/> waits while the transport's write buffer is above its
 /// high-water mark, which is how a fast writer keeps its memory bounded. Get one from
-/// <see cref="Streams.OpenConnectionAsync"/> or a <see cref="Streams.StartServerAsync"/> callback.
+/// <see cref="Streams.OpenConnectionAsync(string, int, int)"/> or a <see cref="Streams.StartServerAsync"/> callback.
 /// <c>await using</c> closes the connection and waits until it is closed. Not thread-safe: use it on
 /// its loop's thread only.
 /// </summary>

@@ -38,6 +38,21 @@ internal sealed class WriteBuffer
         }
     }
 
+    /// <summary>The unsent bytes of the first segment as memory (valid until the next Consume or Clear); empty when <see cref="IsEmpty"/>.</summary>
+    public ReadOnlyMemory<byte> HeadMemory
+    {
+        get
+        {
+            if (_count == 0)
+            {
+                return default;
+            }
+
+            ref Segment head = ref _ring[_head];
+            return head.Array.AsMemory(head.Start, head.End - head.Start);
+        }
+    }
+
     /// <summary>Copies <paramref name="data"/> to the end of the buffer.</summary>
     public void Append(ReadOnlySpan<byte> data)
     {
