@@ -112,6 +112,16 @@ public sealed partial class AsyncStreamReader
         _transport = transport;
     }
 
+    /// <summary>The connection was upgraded to TLS: pause and resume <paramref name="transport"/> from now on (paused now if the reader is).</summary>
+    internal void ReplaceTransport(IReadTransport transport)
+    {
+        _transport = transport;
+        if (_paused)
+        {
+            transport.PauseReading();
+        }
+    }
+
     /// <summary>
     /// Appends <paramref name="data"/> to the buffer and wakes a waiting read [reader.feed_data]; the
     /// read resumes in a later loop callback, never inside this call. An empty span does nothing. When

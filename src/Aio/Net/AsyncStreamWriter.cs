@@ -10,7 +10,7 @@ namespace Aio.Net;
 /// <c>await using</c> closes the connection and waits until it is closed. Not thread-safe: use it on
 /// its loop's thread only.
 /// </summary>
-public sealed class AsyncStreamWriter : IAsyncDisposable
+public sealed partial class AsyncStreamWriter : IAsyncDisposable
 {
     private readonly AsyncStreamReaderProtocol _protocol;
     private readonly AsyncStreamReader? _reader;
@@ -23,7 +23,7 @@ public sealed class AsyncStreamWriter : IAsyncDisposable
     }
 
     /// <summary>The transport underneath [writer.transport], for what the writer does not offer (abort, write-buffer limits).</summary>
-    public ITransport Transport { get; }
+    public ITransport Transport { get; private set; }
 
     /// <summary>Whether <see cref="WriteEof"/> is supported [writer.can_write_eof()].</summary>
     public bool CanWriteEof => Transport.CanWriteEof;

@@ -461,6 +461,147 @@ public abstract class TlsTests : NetTestBase
     }
 
     [Fact]
+    public void WriterStartTls_BothSidesUpgradeAStreamPair_LinesThenEncrypted()
+    {
+        Run(async loop =>
+        {
+            var served = new Future<bool>(loop);
+            await using Server server = await Streams.StartServerAsync(
+                async (reader, writer) =>
+                {
+                    Assert.Equal("STARTTLS\n", S(await reader.ReadLineAsync()));
+                    writer.Write(B("OK\n"));
+                    await writer.StartTlsAsync(TlsTestCertificates.ServerOptions());
+                    Assert.IsType<SslStream>(writer.GetExtraInfo("sslstream"));
+                    byte[] line = await reader.ReadLineAsync();
+                    writer.Write(line);
+                    await writer.DrainAsync();
+                    Assert.Empty(await reader.ReadAsync()); // close_notify, then EOF: over TLS that closes
+                    served.SetResult(true);
+                },
+                "127.0.0.1",
+                0);
+
+            (AsyncStreamReader reader, AsyncStreamWriter writer) = await Streams.OpenConnectionAsync("127.0.0.1", PortOf(server));
+            ITransport plain = writer.Transport;
+            writer.Write(B("STARTTLS\n"));
+            Assert.Equal("OK\n", S(await reader.ReadLineAsync()));
+            await writer.StartTlsAsync(TlsTestCertificates.TrustingClient());
+            Assert.NotSame(plain, writer.Transport);
+            Assert.Same(writer.Transport, reader.Transport);
+            Assert.False(writer.CanWriteEof);
+
+            writer.Write(B("encrypted line\n"));
+            Assert.Equal("encrypted line\n", S(await reader.ReadLineAsync()));
+            await Assert.ThrowsAsync<ArgumentException>(async () => await writer.StartTlsAsync(TlsTestCertificates.TrustingClient()));
+            writer.Close();
+            await writer.WaitClosedAsync();
+            await served;
+        });
+    }
+
+    [Fact]
+    public void Callbacks_RunOnTheLoopThreadWithItsContext()
+    {
+        Run(async loop =>
+        {
+            await using Server server = await ServeAsync(() => new TlsEchoRecorder(loop), new ServerOptions { Tls = TlsTestCertificates.ServerOptions() });
+            var wrongPlaces = new List<string>();
+            var client = new Recorder(loop);
+            void Check(string where)
+            {
+                if (!ReferenceEquals(SynchronizationContext.Current, loop.SynchronizationContext) || !loop.IsOnLoopThread)
+                {
+                    wrongPlaces.Add(where);
+                }
+            }
+
+            client.OnMade = _ => Check("made");
+            client.OnData = (_, _) => Check("data");
+            (ITransport transport, _) = await Network.CreateConnectionAsync(() => client, "127.0.0.1", PortOf(server), TlsTestCertificates.TrustingClient());
+            for (int i = 0; i < 20; i++)
+            {
+                transport.Write(B("0123456789"));
+                await client.WaitForBytesAsync(10 * (i + 1));
+            }
+
+            transport.Close();
+            await client.WaitLostAsync();
+            Assert.Empty(wrongPlaces);
+            Assert.Equal(200, client.Received.Count);
+        });
+    }
+
+    [Fact]
+    public void BufferedProtocol_OverTls_ReceivesThroughItsSmallBuffer()
+    {
+        Run(async loop =>
+        {
+            await using Server server = await ServeAsync(() => new TlsEchoRecorder(loop), new ServerOptions { Tls = TlsTestCertificates.ServerOptions() });
+            var client = new SmallBufferProtocol(loop, bufferSize: 7);
+            (ITransport transport, _) = await Network.CreateConnectionAsync(() => client, "127.0.0.1", PortOf(server), TlsTestCertificates.TrustingClient());
+            byte[] message = Pattern(50_000, 3);
+
+            transport.Write(message);
+            await client.Done.WaitUntilAsync(_ => client.Received.Count >= message.Length);
+            Assert.Equal(message, client.Received);
+            Assert.True(client.Updates >= message.Length / 7);
+            transport.Close();
+            await client.Done.WaitLostAsync();
+        });
+    }
+
+    [Fact]
+    public void Abort_InsideDataReceived_NoMoreDataAndLostOnce()
+    {
+        Run(async loop =>
+        {
+            var accepted = new List<Recorder>();
+            await using Server server = await ServeAsync(
+                () =>
+                {
+                    var recorder = new Recorder(loop) { OnMade = self => { for (int i = 0; i < 50; i++) { self.Transport!.Write(Pattern(10_000, i)); } } };
+                    accepted.Add(recorder);
+                    return recorder;
+                },
+                new ServerOptions { Tls = TlsTestCertificates.ServerOptions() });
+            var client = new Recorder(loop) { OnData = (self, _) => self.Transport!.Abort() };
+            (ITransport transport, _) = await Network.CreateConnectionAsync(() => client, "127.0.0.1", PortOf(server), TlsTestCertificates.TrustingClient());
+
+            await client.WaitLostAsync();
+            Assert.Equal(1, client.DataCalls);
+            Assert.Equal(["made", "lost"], client.Events);
+            Assert.Null(client.LostWith);
+            Assert.True(transport.IsClosing);
+            await accepted.Single().WaitLostAsync();
+        });
+    }
+
+    [Fact]
+    public void ConnectionMadeThrows_ConnectFailsWithItAndClosesTheConnection()
+    {
+        Run(async loop =>
+        {
+            var accepted = new List<Recorder>();
+            await using Server server = await ServeAsync(
+                () =>
+                {
+                    var recorder = new Recorder(loop);
+                    accepted.Add(recorder);
+                    return recorder;
+                },
+                new ServerOptions { Tls = TlsTestCertificates.ServerOptions() });
+            var client = new Recorder(loop) { OnMade = _ => throw new InvalidOperationException("boom") };
+            InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+                await Network.CreateConnectionAsync(() => client, "127.0.0.1", PortOf(server), TlsTestCertificates.TrustingClient()));
+            Assert.Equal("boom", error.Message);
+            await client.WaitLostAsync();
+            Assert.Same(error, client.LostWith);
+            await accepted.Single().WaitLostAsync();
+        });
+    }
+
+    [Fact]
     public void Options_BadValues_ClearErrors()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new TlsClientOptions { HandshakeTimeout = TimeSpan.Zero });
@@ -492,6 +633,31 @@ public abstract class TlsTests : NetTestBase
         Assert.Equal("named", new TlsClientOptions { ServerHostname = "named" }.ForHost("example.org").TargetHost);
         var preset = new SslClientAuthenticationOptions { TargetHost = "preset" };
         Assert.Same(preset, new TlsClientOptions { Authentication = preset }.ForHost("example.org"));
+    }
+
+    /// <summary>A buffered protocol with a tiny buffer.</summary>
+    private sealed class SmallBufferProtocol(EventLoop loop, int bufferSize) : BufferedProtocol
+    {
+        private readonly byte[] _buffer = new byte[bufferSize];
+
+        public Recorder Done { get; } = new(loop);
+
+        public List<byte> Received { get; } = [];
+
+        public int Updates { get; private set; }
+
+        public override Memory<byte> GetBuffer(int sizeHint) => _buffer;
+
+        public override void BufferUpdated(int bytes)
+        {
+            Updates++;
+            Received.AddRange(_buffer.AsSpan(0, bytes));
+            Done.DataReceived([]);
+        }
+
+        public override void ConnectionMade(ITransport transport) => Done.ConnectionMade(transport);
+
+        public override void ConnectionLost(Exception? exception) => Done.ConnectionLost(exception);
     }
 
     /// <summary>A plain-text server that upgrades to TLS on "STARTTLS\n", then echoes.</summary>

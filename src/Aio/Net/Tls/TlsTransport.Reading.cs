@@ -77,7 +77,7 @@ internal sealed partial class TlsTransport
         {
             while (true)
             {
-                bool delivering = _state == TlsState.Open;
+                bool delivering = _state == TlsState.Open && !_closing; // not after Abort
                 if (!delivering && _state != TlsState.ShuttingDown)
                 {
                     return;
@@ -189,7 +189,7 @@ internal sealed partial class TlsTransport
         }
 
         // asyncio copies into a buffered protocol's buffers too when it decrypts: as many as it takes.
-        while (!data.IsEmpty && _state == TlsState.Open)
+        while (!data.IsEmpty && _state == TlsState.Open && !_closing)
         {
             try
             {
