@@ -602,6 +602,73 @@ public abstract class TlsTests : NetTestBase
     }
 
     [Fact]
+    public void Interop_PlainSslStreamServer_EchoCloseNotifyBothWaysThenReset()
+    {
+        Run(async loop =>
+        {
+            using Socket listener = RawListener();
+            var peerLog = new List<string>();
+
+            // A blocking .NET SslStream server on a worker thread: echo 5 bytes, read our close_notify, answer it.
+            Future<bool> peerDone = loop.WrapTask(Task.Run(() =>
+            {
+                using Socket socket = listener.Accept();
+                using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                ssl.AuthenticateAsServer(TlsTestCertificates.Server);
+                var five = new byte[5];
+                ssl.ReadExactly(five);
+                ssl.Write(five);
+                peerLog.Add($"read after close: {ssl.Read(new byte[10])}");
+                ssl.ShutdownAsync().GetAwaiter().GetResult();
+                socket.Shutdown(SocketShutdown.Send);
+                return true;
+            }));
+
+            var client = new Recorder(loop);
+            (ITransport transport, _) = await Network.CreateConnectionAsync(
+                () => client, "127.0.0.1", ((IPEndPoint)listener.LocalEndPoint!).Port, TlsTestCertificates.TrustingClient());
+            transport.Write(B("hello"));
+            await client.WaitForBytesAsync(5);
+            Assert.Equal("hello", S(client.Received));
+            transport.Close();
+            await client.WaitLostAsync();
+            await peerDone;
+            Assert.Equal(["read after close: 0"], peerLog);
+            Assert.Null(client.LostWith);
+            Assert.Equal(["made", "lost"], client.Events);
+        });
+    }
+
+    [Fact]
+    public void PeerReset_OpenConnection_LostWithSocketErrorAndNothingReported()
+    {
+        Run(async loop =>
+        {
+            using Socket listener = RawListener();
+            Future<bool> peerDone = loop.WrapTask(Task.Run(() =>
+            {
+                Socket socket = listener.Accept();
+                using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+                ssl.AuthenticateAsServer(TlsTestCertificates.Server);
+                var one = new byte[1];
+                ssl.ReadExactly(one);
+                socket.LingerState = new LingerOption(true, 0); // close with RST
+                socket.Close();
+                return true;
+            }));
+
+            var client = new Recorder(loop);
+            (ITransport transport, _) = await Network.CreateConnectionAsync(
+                () => client, "127.0.0.1", ((IPEndPoint)listener.LocalEndPoint!).Port, TlsTestCertificates.TrustingClient());
+            transport.Write(B("x"));
+            await peerDone;
+            await client.WaitLostAsync();
+            Assert.Equal(1, client.LostCount);
+            Assert.True(client.LostWith is SocketException or IOException, $"lost with {client.LostWith}");
+        });
+    }
+
+    [Fact]
     public void Options_BadValues_ClearErrors()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new TlsClientOptions { HandshakeTimeout = TimeSpan.Zero });

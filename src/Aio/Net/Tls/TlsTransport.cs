@@ -329,9 +329,7 @@ internal sealed partial class TlsTransport : ITransport
     {
         // A client that went away before finishing (a port check, a closed tab) is no one's bug.
         bool peerLeft = _socketEof && exception is IOException;
-        string message = exception is TimeoutException ? "SSL handshake timed out"
-            : exception is AuthenticationException && exception.InnerException is null && !IsServerSide ? "SSL handshake failed on verifying the certificate"
-            : "SSL handshake failed";
+        string message = exception is TimeoutException ? "SSL handshake timed out" : "SSL handshake failed";
         FatalError(exception, message, report: _waiter is null && !peerLeft);
         if (_waiter is { IsDone: false } waiter)
         {
