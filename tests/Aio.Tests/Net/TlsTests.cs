@@ -172,6 +172,11 @@ public abstract class TlsTests : NetTestBase
             await peer.WaitUntilAsync(r => r.Events.Contains("made"));
             Assert.False(peer.Transport!.IsReading);
 
+            // The marks are the layer's (forwarded to the socket transport underneath).
+            Assert.Throws<ArgumentOutOfRangeException>(() => transport.SetWriteBufferLimits(high: 10, low: 11));
+            transport.SetWriteBufferLimits(high: 128 * 1024);
+            Assert.Equal((32 * 1024, 128 * 1024), transport.GetWriteBufferLimits());
+
             // The server's protocol reads nothing: the kernel buffers fill, then the client's buffer.
             byte[] chunk = Pattern(Chunk, 2);
             long written = 0;
@@ -187,14 +192,14 @@ public abstract class TlsTests : NetTestBase
 
             Assert.Equal("pause", client.Events[^1]);
             Assert.Equal(0, peer.DataCalls);
-            Assert.True(transport.WriteBufferSize > 64 * 1024);
+            Assert.True(transport.WriteBufferSize > 128 * 1024);
 
             peer.Transport.ResumeReading();
             await peer.WaitForBytesAsync((int)written);
             await client.WaitUntilAsync(r => r.Events[^1] == "resume");
             Assert.Equal(written, peer.Received.Count);
             Assert.True(peer.Received.Take(Chunk).SequenceEqual(chunk));
-            Assert.True(transport.WriteBufferSize <= 16 * 1024);
+            Assert.True(transport.WriteBufferSize <= 32 * 1024);
 
             transport.Close();
             await client.WaitLostAsync();
