@@ -98,6 +98,13 @@ internal sealed class AsyncStreamReaderProtocol : Protocol
         });
     }
 
+    /// <summary>The connection was upgraded to TLS [_replace_transport]: the reader pauses the new transport; EOF closes.</summary>
+    public void ReplaceTransport(ITransport transport)
+    {
+        _overTls = transport.GetExtraInfo("sslcontext") is not null;
+        _reader?.ReplaceTransport(transport);
+    }
+
     public override void DataReceived(ReadOnlySpan<byte> data) => _reader?.FeedData(data);
 
     public override bool EofReceived()

@@ -96,7 +96,7 @@ public static partial class Network
     private static void CheckPort(int port) =>
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)port, (uint)IPEndPoint.MaxPort, nameof(port));
 
-    private static async Task<(ITransport Transport, Protocol Protocol)> ConnectAsync(EventLoop loop, Func<Protocol> protocolFactory, string host, int port)
+    private static async Task<(ITransport Transport, Protocol Protocol)> ConnectAsync(EventLoop loop, Func<Protocol> protocolFactory, string host, int port, TlsClientOptions? tls = null)
     {
         IPAddress[] addresses = await ResolveAsync(loop, host);
         var errors = new List<SocketException>();
@@ -128,6 +128,11 @@ public static partial class Network
         {
             socket.Dispose();
             throw;
+        }
+
+        if (tls is not null)
+        {
+            return (await TlsTransport.ConnectAsync(loop, socket, protocol, tls, host), protocol);
         }
 
         var made = new Future<bool>(loop);
@@ -225,7 +230,7 @@ public static partial class Network
         }
 
         List<Socket> sockets = BindAll(addresses, port, options);
-        var server = new Server(loop, sockets, protocolFactory, options.Backlog);
+        var server = new Server(loop, sockets, protocolFactory, options.Backlog, options.Tls);
         if (options.StartServing)
         {
             try

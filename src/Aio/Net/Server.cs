@@ -39,6 +39,7 @@ public sealed class Server : IAsyncDisposable
 
     private readonly Func<Protocol> _protocolFactory;
     private readonly int _backlog;
+    private readonly TlsServerOptions? _tls;
     private readonly HashSet<SocketTransport> _clients = [];
     private Listener[]? _listeners;
     private ReadOnlyCollection<Socket> _sockets;
@@ -47,8 +48,9 @@ public sealed class Server : IAsyncDisposable
     private Action? _afterClose;
     private bool _serving;
 
-    internal Server(EventLoop loop, IReadOnlyList<Socket> sockets, Func<Protocol> protocolFactory, int backlog)
+    internal Server(EventLoop loop, IReadOnlyList<Socket> sockets, Func<Protocol> protocolFactory, int backlog, TlsServerOptions? tls = null)
     {
+        _tls = tls;
         Loop = loop;
         _protocolFactory = protocolFactory;
         _backlog = backlog;
@@ -311,7 +313,14 @@ public sealed class Server : IAsyncDisposable
             return;
         }
 
-        _ = new SocketTransport(Loop, connection, protocol, waiter: null, server: this);
+        if (_tls is not null)
+        {
+            TlsTransport.Accept(Loop, connection, protocol, _tls, this);
+        }
+        else
+        {
+            _ = new SocketTransport(Loop, connection, protocol, waiter: null, server: this);
+        }
     }
 
     /// <summary>One listening socket and its reader.</summary>

@@ -34,4 +34,12 @@ public sealed class ServerOptions
     /// <see cref="Server.ServeForeverAsync"/>.
     /// </summary>
     public bool StartServing { get; init; } = true;
+
+    /// <summary>
+    /// TLS for every accepted connection [ssl=, ssl_handshake_timeout=, ssl_shutdown_timeout=]; null
+    /// (the default) for plain TCP. Each connection's protocol hears ConnectionMade after its
+    /// handshake; a failed or timed-out handshake is reported to the loop's exception handler and
+    /// drops that connection only.
+    /// </summary>
+    public TlsServerOptions? Tls { get; init; }
 }

@@ -79,8 +79,8 @@ internal sealed class SocketTransport : ITransport
 
     private readonly EventLoop _loop;
     private readonly Socket _socket;
-    private readonly Protocol _protocol;
-    private readonly BufferedProtocol? _buffered;
+    private Protocol _protocol;
+    private BufferedProtocol? _buffered;
     private readonly Future<bool>? _waiter;
     private readonly Action _onReadable;
     private readonly Action _onWritable;
@@ -156,6 +156,13 @@ internal sealed class SocketTransport : ITransport
         "socket" => _socket,
         _ => null,
     };
+
+    /// <summary>Hands the connection's events to <paramref name="protocol"/> from now on [transport.set_protocol]; for the TLS upgrade.</summary>
+    internal void SetProtocol(Protocol protocol)
+    {
+        _protocol = protocol;
+        _buffered = protocol as BufferedProtocol;
+    }
 
     /// <inheritdoc/>
     public void PauseReading()

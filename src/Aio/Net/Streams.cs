@@ -12,24 +12,29 @@ public static partial class Streams
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> and returns the connection's reader
     /// and writer [asyncio.open_connection(host, port, limit=)]; see
-    /// <see cref="Network.CreateConnectionAsync"/> for how the host is resolved and connected.
+    /// <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int)"/> for how the host is resolved and connected.
     /// </summary>
     /// <param name="host">An IP literal or a host name.</param>
     /// <param name="port">The TCP port.</param>
     /// <param name="limit">The reader's line and chunk limit (<see cref="AsyncStreamReader.Limit"/>).</param>
     /// <returns>
-    /// A task (already running) with the pair. It fails as <see cref="Network.CreateConnectionAsync"/>
+    /// A task (already running) with the pair. It fails as <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int)"/>
     /// does; cancelling it abandons the connection attempt and leaves nothing open.
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive, or <paramref name="port"/> is out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="host"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> OpenConnectionAsync(string host, int port, int limit = AsyncStreamReader.DefaultLimit)
+    public static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> OpenConnectionAsync(string host, int port, int limit = AsyncStreamReader.DefaultLimit) =>
+        Open(host, port, limit, tls: null);
+
+    private static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> Open(string host, int port, int limit, TlsClientOptions? tls)
     {
         var reader = new AsyncStreamReader(limit);
         EventLoop loop = EventLoop.GetRunningLoop();
         var protocol = new AsyncStreamReaderProtocol(loop, reader);
-        LoopTask<(ITransport Transport, Protocol Protocol)> connecting = Network.CreateConnectionAsync(() => protocol, host, port);
+        LoopTask<(ITransport Transport, Protocol Protocol)> connecting = tls is null
+            ? Network.CreateConnectionAsync(() => protocol, host, port)
+            : Network.CreateConnectionAsync(() => protocol, host, port, tls);
         LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateTask(
             async () =>
             {

@@ -1,0 +1,57 @@
+namespace Aio.Net;
+
+/// <summary>Upgrading a stream pair to TLS [StreamWriter.start_tls, Python 3.11].</summary>
+public sealed partial class AsyncStreamWriter
+{
+    /// <summary>
+    /// Upgrades the connection to TLS as the client [await writer.start_tls(sslcontext, server_hostname=...)]:
+    /// drains, then runs the handshake (see <see cref="Network.StartTlsAsync(ITransport, Protocol, TlsClientOptions)"/>);
+    /// afterwards <see cref="Transport"/> is the TLS transport and this writer and its reader carry
+    /// plaintext. Bytes the reader buffered before the upgrade stay in it.
+    /// </summary>
+    /// <param name="tls">The TLS settings; the server name defaults to the peer's address.</param>
+    /// <returns>A task (already running) that completes after the handshake; it fails with the
+    /// handshake's error (the connection is then closed), and cancelling it aborts the connection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tls"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The writer writes to a subprocess's pipe, not a connection.</exception>
+    public LoopTask StartTlsAsync(TlsClientOptions tls)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        return StartTls(tls, null);
+    }
+
+    /// <summary>
+    /// Upgrades the connection to TLS as the server [writer.start_tls on a start_server connection]; see
+    /// <see cref="StartTlsAsync(TlsClientOptions)"/>.
+    /// </summary>
+    /// <param name="tls">The TLS settings, with the server's certificate.</param>
+    /// <returns>A task (already running) that completes after the handshake.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tls"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The writer writes to a subprocess's pipe, not a connection.</exception>
+    public LoopTask StartTlsAsync(TlsServerOptions tls)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        return StartTls(null, tls);
+    }
+
+    private LoopTask StartTls(TlsClientOptions? client, TlsServerOptions? server)
+    {
+        if (Transport is not ITransport connection)
+        {
+            throw new InvalidOperationException("Only a connection's writer can be upgraded to TLS; this one writes to a pipe.");
+        }
+
+        return Loop.CreateTask(
+            async () =>
+            {
+                await DrainAsync();
+                ITransport upgraded = client is not null
+                    ? await Network.StartTlsAsync(connection, _protocol, client)
+                    : await Network.StartTlsAsync(connection, _protocol, server!);
+                Transport = upgraded;
+                _protocol.ReplaceTransport(upgraded);
+            },
+            "start-tls",
+            eager: true);
+    }
+}
