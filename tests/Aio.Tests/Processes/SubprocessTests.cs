@@ -41,6 +41,20 @@ public abstract class SubprocessTests : NetTestBase
         });
     }
 
+    [Fact]
+    public void StdinWriter_StartTls_RefusedBecauseAPipeIsNotAConnection()
+    {
+        Run(async loop =>
+        {
+            await using AsyncProcess process = await Subprocess.CreateExecAsync("cat", null, Piped);
+            InvalidOperationException error = Assert.Throws<InvalidOperationException>(
+                () => process.Stdin!.StartTlsAsync(new Aio.Net.TlsClientOptions()));
+            Assert.Contains("pipe", error.Message, StringComparison.Ordinal);
+            process.Stdin!.Close();
+            Assert.Equal(0, await process.WaitAsync());
+        });
+    }
+
     [Theory]
     [InlineData("exit 0", 0)]
     [InlineData("exit 3", 3)]
