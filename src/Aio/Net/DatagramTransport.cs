@@ -74,12 +74,10 @@ internal sealed class DatagramTransport : IDatagramTransport
     private SocketAddress? _lastDestinationAddress;
     private Exception? _lostWith;
     private int _queuedBytes;
-    private int _highWater = SocketTransport.DefaultHighWater;
-    private int _lowWater = SocketTransport.DefaultHighWater / 4;
     private int _ignoredSends;
     private bool _closing;
     private bool _connectionLost;
-    private bool _writingPaused;
+    private WriteFlowControl _flow = new();
     private bool _readerInstalled;
     private bool _writerInstalled;
 
@@ -190,22 +188,12 @@ internal sealed class DatagramTransport : IDatagramTransport
     /// <inheritdoc/>
     public void SetWriteBufferLimits(int? high = null, int? low = null)
     {
-        int highWater = high ?? (low is int l ? (l > int.MaxValue / 4 ? int.MaxValue : 4 * l) : SocketTransport.DefaultHighWater);
-        int lowWater = low ?? highWater / 4;
-        if (lowWater < 0 || highWater < lowWater)
-        {
-            throw new ArgumentOutOfRangeException(
-                highWater < lowWater ? nameof(high) : nameof(low),
-                $"high ({highWater}) must be >= low ({lowWater}) must be >= 0.");
-        }
-
-        _highWater = highWater;
-        _lowWater = lowWater;
+        _flow.SetLimits(high, low);
         MaybePauseProtocol();
     }
 
     /// <inheritdoc/>
-    public (int Low, int High) GetWriteBufferLimits() => (_lowWater, _highWater);
+    public (int Low, int High) GetWriteBufferLimits() => _flow.Limits;
 
     /// <inheritdoc/>
     public void Close()
@@ -457,12 +445,11 @@ internal sealed class DatagramTransport : IDatagramTransport
 
     private void MaybePauseProtocol()
     {
-        if (_queuedBytes <= _highWater || _writingPaused)
+        if (!_flow.ShouldPause(_queuedBytes))
         {
             return;
         }
 
-        _writingPaused = true;
         try
         {
             _protocol.PauseWriting();
@@ -475,12 +462,11 @@ internal sealed class DatagramTransport : IDatagramTransport
 
     private void MaybeResumeProtocol()
     {
-        if (!_writingPaused || _queuedBytes > _lowWater)
+        if (!_flow.ShouldResume(_queuedBytes))
         {
             return;
         }
 
-        _writingPaused = false;
         try
         {
             _protocol.ResumeWriting();

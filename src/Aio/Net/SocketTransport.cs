@@ -59,7 +59,7 @@ internal sealed class SocketTransport : ITransport
     internal const int MaxReadSize = 64 * 1024;
 
     /// <summary>The default high-water mark of the write buffer.</summary>
-    internal const int DefaultHighWater = 64 * 1024;
+    internal const int DefaultHighWater = WriteFlowControl.DefaultHighWater;
 
     /// <summary>Ignored writes after close before a warning is logged [asyncio LOG_THRESHOLD_FOR_CONNLOST_WRITES].</summary>
     private const int IgnoredWritesWarningThreshold = 5;
@@ -89,8 +89,6 @@ internal sealed class SocketTransport : ITransport
     private readonly WriteBuffer _buffer = new();
     private Server? _server;
     private Exception? _lostWith;
-    private int _highWater = DefaultHighWater;
-    private int _lowWater = DefaultHighWater / 4;
     private int _ignoredWrites;
     private bool _started;
     private bool _closing;
@@ -99,7 +97,7 @@ internal sealed class SocketTransport : ITransport
     private bool _aborted;
     private bool _eofReceived;
     private bool _readingPaused;
-    private bool _writingPaused;
+    private WriteFlowControl _flow = new();
     private bool _readerInstalled;
     private bool _writerInstalled;
 
@@ -268,22 +266,12 @@ internal sealed class SocketTransport : ITransport
     /// <inheritdoc/>
     public void SetWriteBufferLimits(int? high = null, int? low = null)
     {
-        int highWater = high ?? (low is int l ? (l > int.MaxValue / 4 ? int.MaxValue : 4 * l) : DefaultHighWater);
-        int lowWater = low ?? highWater / 4;
-        if (lowWater < 0 || highWater < lowWater)
-        {
-            throw new ArgumentOutOfRangeException(
-                highWater < lowWater ? nameof(high) : nameof(low),
-                $"high ({highWater}) must be >= low ({lowWater}) must be >= 0.");
-        }
-
-        _highWater = highWater;
-        _lowWater = lowWater;
+        _flow.SetLimits(high, low);
         MaybePauseProtocol();
     }
 
     /// <inheritdoc/>
-    public (int Low, int High) GetWriteBufferLimits() => (_lowWater, _highWater);
+    public (int Low, int High) GetWriteBufferLimits() => _flow.Limits;
 
     /// <inheritdoc/>
     public void Close()
@@ -567,12 +555,11 @@ internal sealed class SocketTransport : ITransport
 
     private void MaybePauseProtocol()
     {
-        if (_buffer.Size <= _highWater || _writingPaused)
+        if (!_flow.ShouldPause(_buffer.Size))
         {
             return;
         }
 
-        _writingPaused = true;
         try
         {
             _protocol.PauseWriting();
@@ -585,12 +572,11 @@ internal sealed class SocketTransport : ITransport
 
     private void MaybeResumeProtocol()
     {
-        if (!_writingPaused || _buffer.Size > _lowWater)
+        if (!_flow.ShouldResume(_buffer.Size))
         {
             return;
         }
 
-        _writingPaused = false;
         try
         {
             _protocol.ResumeWriting();

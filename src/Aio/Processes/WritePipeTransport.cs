@@ -12,12 +12,9 @@ namespace Aio.Processes;
 /// <summary>A child's stdin pipe as an <see cref="IWriteTransport"/>. Loop thread only.</summary>
 internal abstract class WritePipeTransport : IWriteTransport
 {
-    private const int DefaultHighWater = 64 * 1024;
     private const int IgnoredWritesWarningThreshold = 5;
 
-    private int _highWater = DefaultHighWater;
-    private int _lowWater = DefaultHighWater / 4;
-    private bool _protocolPaused;
+    private WriteFlowControl _flow = new();
     private bool _closing;
     private bool _eof;
     private bool _lost;
@@ -95,22 +92,12 @@ internal abstract class WritePipeTransport : IWriteTransport
     /// <inheritdoc/>
     public void SetWriteBufferLimits(int? high = null, int? low = null)
     {
-        int highWater = high ?? (low is int l ? (l > int.MaxValue / 4 ? int.MaxValue : 4 * l) : DefaultHighWater);
-        int lowWater = low ?? highWater / 4;
-        if (lowWater < 0 || highWater < lowWater)
-        {
-            throw new ArgumentOutOfRangeException(
-                highWater < lowWater ? nameof(high) : nameof(low),
-                $"high ({highWater}) must be >= low ({lowWater}) must be >= 0.");
-        }
-
-        _highWater = highWater;
-        _lowWater = lowWater;
+        _flow.SetLimits(high, low);
         MaybePause();
     }
 
     /// <inheritdoc/>
-    public (int Low, int High) GetWriteBufferLimits() => (_lowWater, _highWater);
+    public (int Low, int High) GetWriteBufferLimits() => _flow.Limits;
 
     /// <inheritdoc/>
     /// <remarks>Buffered bytes are written first; then the pipe is closed and the child reads end of file.</remarks>
@@ -179,9 +166,8 @@ internal abstract class WritePipeTransport : IWriteTransport
             return;
         }
 
-        if (_protocolPaused && Buffer.Size <= _lowWater)
+        if (_flow.ShouldResume(Buffer.Size))
         {
-            _protocolPaused = false;
             Owner.OnStdinResume();
         }
 
@@ -208,9 +194,8 @@ internal abstract class WritePipeTransport : IWriteTransport
 
     private void MaybePause()
     {
-        if (!_protocolPaused && !_lost && Buffer.Size > _highWater)
+        if (!_lost && _flow.ShouldPause(Buffer.Size))
         {
-            _protocolPaused = true;
             Owner.OnStdinPause();
         }
     }
