@@ -59,8 +59,6 @@ internal sealed class DatagramTransport : IDatagramTransport
     private readonly Socket _socket;
     private readonly DatagramProtocol _protocol;
     private readonly Future<bool>? _waiter;
-    private readonly Action _onReadable;
-    private readonly Action _onWritable;
     private readonly EndPoint? _address;   // the default (and only allowed) destination, if any
     private readonly EndPoint? _peerName;  // the connected remote, if connected
     private readonly EndPoint? _sockName;
@@ -78,8 +76,8 @@ internal sealed class DatagramTransport : IDatagramTransport
     private bool _closing;
     private bool _connectionLost;
     private WriteFlowControl _flow = new();
-    private bool _readerInstalled;
-    private bool _writerInstalled;
+    private SocketInterest _reading;
+    private SocketInterest _writing;
 
     /// <summary>
     /// Wraps a bound (and, when <paramref name="connected"/>, connected) non-blocking socket;
@@ -99,8 +97,8 @@ internal sealed class DatagramTransport : IDatagramTransport
         _addressSize = SocketAddress.GetMaximumAddressSize(socket.AddressFamily);
         _received = new SocketAddress(socket.AddressFamily, _addressSize);
         _lastSender = new SocketAddress(socket.AddressFamily, _addressSize);
-        _onReadable = OnReadable;
-        _onWritable = OnWritable;
+        _reading = new SocketInterest(loop, socket, OnReadable, write: false);
+        _writing = new SocketInterest(loop, socket, OnWritable, write: true);
         loop.CallSoon(StartCallback, this);
     }
 
@@ -175,7 +173,7 @@ internal sealed class DatagramTransport : IDatagramTransport
                 return;
             }
 
-            AddWriter();
+            _writing.Watch();
         }
 
         byte[] copy = ArrayPool<byte>.Shared.Rent(Math.Max(data.Length, 1));
@@ -204,10 +202,10 @@ internal sealed class DatagramTransport : IDatagramTransport
         }
 
         _closing = true;
-        RemoveReader();
+        _reading.Unwatch();
         if (_queue.Count == 0)
         {
-            RemoveWriter();
+            _writing.Unwatch();
             ScheduleConnectionLost(null);
         }
     }
@@ -265,7 +263,7 @@ internal sealed class DatagramTransport : IDatagramTransport
         {
             try
             {
-                AddReader();
+                _reading.Watch();
             }
             catch (Exception exception) when (exception is ObjectDisposedException or SocketException)
             {
@@ -416,7 +414,7 @@ internal sealed class DatagramTransport : IDatagramTransport
         MaybeResumeProtocol();
         if (_queue.Count == 0 && !_connectionLost)
         {
-            RemoveWriter();
+            _writing.Unwatch();
             if (_closing)
             {
                 ScheduleConnectionLost(null);
@@ -498,9 +496,9 @@ internal sealed class DatagramTransport : IDatagramTransport
         }
 
         DropQueue();
-        RemoveWriter();
+        _writing.Unwatch();
         _closing = true;
-        RemoveReader();
+        _reading.Unwatch();
         ScheduleConnectionLost(exception);
     }
 
@@ -543,47 +541,11 @@ internal sealed class DatagramTransport : IDatagramTransport
         }
         finally
         {
-            RemoveReader();
-            RemoveWriter();
+            _reading.Unwatch();
+            _writing.Unwatch();
             DropQueue();
             _socket.Dispose();
             _lostWith = null;
-        }
-    }
-
-    private void AddReader()
-    {
-        if (!_readerInstalled)
-        {
-            _loop.AddReader(_socket, _onReadable);
-            _readerInstalled = true;
-        }
-    }
-
-    private void RemoveReader()
-    {
-        if (_readerInstalled)
-        {
-            _readerInstalled = false;
-            _loop.RemoveReader(_socket);
-        }
-    }
-
-    private void AddWriter()
-    {
-        if (!_writerInstalled)
-        {
-            _loop.AddWriter(_socket, _onWritable);
-            _writerInstalled = true;
-        }
-    }
-
-    private void RemoveWriter()
-    {
-        if (_writerInstalled)
-        {
-            _writerInstalled = false;
-            _loop.RemoveWriter(_socket);
         }
     }
 

@@ -82,8 +82,6 @@ internal sealed class SocketTransport : ITransport
     private Protocol _protocol;
     private BufferedProtocol? _buffered;
     private readonly Future<bool>? _waiter;
-    private readonly Action _onReadable;
-    private readonly Action _onWritable;
     private readonly EndPoint? _peerName;
     private readonly EndPoint? _sockName;
     private readonly WriteBuffer _buffer = new();
@@ -98,8 +96,8 @@ internal sealed class SocketTransport : ITransport
     private bool _eofReceived;
     private bool _readingPaused;
     private WriteFlowControl _flow = new();
-    private bool _readerInstalled;
-    private bool _writerInstalled;
+    private SocketInterest _reading;
+    private SocketInterest _writing;
 
     /// <summary>
     /// Wraps a connected non-blocking <paramref name="socket"/>; ConnectionMade and the first read are
@@ -113,8 +111,8 @@ internal sealed class SocketTransport : ITransport
         _protocol = protocol;
         _buffered = protocol as BufferedProtocol;
         _waiter = waiter;
-        _onReadable = OnReadable;
-        _onWritable = OnWritable;
+        _reading = new SocketInterest(loop, socket, OnReadable, write: false);
+        _writing = new SocketInterest(loop, socket, OnWritable, write: true);
         _peerName = peerName ?? TryGetEndPoint(socket, remote: true);
         _sockName = TryGetEndPoint(socket, remote: false);
         if (socket.ProtocolType == ProtocolType.Tcp)
@@ -171,7 +169,7 @@ internal sealed class SocketTransport : ITransport
         }
 
         _readingPaused = true;
-        RemoveReader();
+        _reading.Unwatch();
     }
 
     /// <inheritdoc/>
@@ -185,7 +183,7 @@ internal sealed class SocketTransport : ITransport
         _readingPaused = false;
         if (_started && !_eofReceived)
         {
-            AddReader();
+            _reading.Watch();
         }
     }
 
@@ -241,7 +239,7 @@ internal sealed class SocketTransport : ITransport
                 return;
             }
 
-            AddWriter();
+            _writing.Watch();
         }
 
         _buffer.Append(data);
@@ -282,10 +280,10 @@ internal sealed class SocketTransport : ITransport
         }
 
         _closing = true;
-        RemoveReader();
+        _reading.Unwatch();
         if (_buffer.IsEmpty)
         {
-            RemoveWriter();
+            _writing.Unwatch();
             ScheduleConnectionLost(null);
         }
     }
@@ -345,7 +343,7 @@ internal sealed class SocketTransport : ITransport
         {
             try
             {
-                AddReader();
+                _reading.Watch();
             }
             catch (Exception exception) when (exception is ObjectDisposedException or SocketException)
             {
@@ -478,7 +476,7 @@ internal sealed class SocketTransport : ITransport
         if (keepOpen)
         {
             // The protocol keeps writing, but nothing more can arrive.
-            RemoveReader();
+            _reading.Unwatch();
         }
         else
         {
@@ -529,7 +527,7 @@ internal sealed class SocketTransport : ITransport
         MaybeResumeProtocol(); // may write more
         if (_buffer.IsEmpty && !_connectionLost)
         {
-            RemoveWriter();
+            _writing.Unwatch();
             if (_closing)
             {
                 ScheduleConnectionLost(null);
@@ -618,9 +616,9 @@ internal sealed class SocketTransport : ITransport
         }
 
         _buffer.Clear();
-        RemoveWriter();
+        _writing.Unwatch();
         _closing = true;
-        RemoveReader();
+        _reading.Unwatch();
         ScheduleConnectionLost(exception);
     }
 
@@ -655,8 +653,8 @@ internal sealed class SocketTransport : ITransport
         }
         finally
         {
-            RemoveReader();
-            RemoveWriter();
+            _reading.Unwatch();
+            _writing.Unwatch();
             _buffer.Clear();
             CloseSocket(graceful: _lostWith is null && !_aborted);
             _lostWith = null;
@@ -691,41 +689,5 @@ internal sealed class SocketTransport : ITransport
         }
 
         _socket.Dispose();
-    }
-
-    private void AddReader()
-    {
-        if (!_readerInstalled)
-        {
-            _loop.AddReader(_socket, _onReadable);
-            _readerInstalled = true;
-        }
-    }
-
-    private void RemoveReader()
-    {
-        if (_readerInstalled)
-        {
-            _readerInstalled = false;
-            _loop.RemoveReader(_socket);
-        }
-    }
-
-    private void AddWriter()
-    {
-        if (!_writerInstalled)
-        {
-            _loop.AddWriter(_socket, _onWritable);
-            _writerInstalled = true;
-        }
-    }
-
-    private void RemoveWriter()
-    {
-        if (_writerInstalled)
-        {
-            _writerInstalled = false;
-            _loop.RemoveWriter(_socket);
-        }
     }
 }
