@@ -93,6 +93,9 @@ public sealed partial class AsyncStreamReader
     /// <summary>Whether a read is waiting for data (for tests and diagnostics).</summary>
     internal bool HasWaiter => _waiter is not null;
 
+    /// <summary>The operation the next waiting read may reuse (for tests and diagnostics).</summary>
+    internal object? ReusableOperation => _operation;
+
     private int Count => _end - _start;
 
     private ReadOnlySpan<byte> Buffered => _buffer.AsSpan(_start, _end - _start);
