@@ -521,7 +521,7 @@ def echo_section(table, samples, names, rounds, loads, svg, echo):
             "whose `DataReceived` calls `transport.Write(data)`.\n"
             "- **aio-{epoll,portable}-streams**: `bench/Aio.Bench echo-server --api streams`: "
             "`Streams.StartServerAsync` with `await reader.ReadAsync(buffer)` into one 64 KiB buffer per "
-            "connection (`ReadAsync(Memory<byte>)`, the .NET form of `read(n)`: it returns the count), "
+            "connection from `ArrayPool<byte>.Shared` (`ReadAsync(Memory<byte>)`, the .NET form of `read(n)`: it returns the count), "
             "`writer.Write(buffer[..count])`, `await writer.DrainAsync()` in a loop.\n"
             "- **aio-epoll-streams-bytes**: `bench/Aio.Bench echo-server --api streams-bytes`: the same loop "
             "with `await reader.ReadAsync(65536)`, which returns a new `byte[]` per read as asyncio's "

@@ -8,7 +8,7 @@
 //   EchoServerProtocol in the transports-and-protocols documentation).
 // - streams: Streams.StartServerAsync with the read/write/drain loop of the asyncio streams
 //   documentation's echo server, reading up to 64 KiB at a time (as every peer does) into one
-//   buffer per connection with ReadAsync(Memory<byte>), the .NET form of read(n).
+//   pooled buffer per connection with ReadAsync(Memory<byte>), the .NET form of read(n).
 // - streams-bytes: the same loop with ReadAsync(65536), which returns a new byte[] per read as
 //   asyncio's read(n) returns new bytes.
 //
@@ -17,6 +17,7 @@
 // has echoed so far. bench/compare.py takes one reading before and one after a client run; the
 // difference divided by the round trips is the allocation per echo round trip in the steady state
 // (the target is 0). The reading itself allocates a few hundred bytes on the signal thread.
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -72,14 +73,17 @@ internal static class EchoServer
         return 0;
     }
 
-    /// <summary>The streams API echo: read what is there (up to 64 KiB) into the connection's buffer, write it, drain; until EOF.</summary>
+    /// <summary>
+    /// The streams API echo: read what is there (up to 64 KiB) into the connection's buffer, write it,
+    /// drain; until EOF. The buffer is pooled, so a new connection allocates no 64 KiB array.
+    /// </summary>
     private static async Task HandleAsync(AsyncStreamReader reader, AsyncStreamWriter writer)
     {
-        var buffer = new byte[ReadSize];
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
         try
         {
             int count;
-            while ((count = await reader.ReadAsync(buffer)) > 0)
+            while ((count = await reader.ReadAsync(buffer.AsMemory(0, ReadSize))) > 0)
             {
                 writer.Write(buffer.AsSpan(0, count));
                 s_bytesEchoed += count;
@@ -93,6 +97,7 @@ internal static class EchoServer
         finally
         {
             writer.Close();
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
