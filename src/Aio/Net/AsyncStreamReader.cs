@@ -12,6 +12,9 @@
 // arrived in the same iteration is therefore seen together, as in asyncio. When the step completes
 // the read it resumes the awaiting code right there, in the same callback, so a read that waited
 // takes exactly one loop iteration after the data arrived, as a coroutine resumed by its waiter does.
+// The reader keeps that operation and starts its next waiting read on it again (versioned; see
+// AsyncStreamReadOperation), so waiting allocates nothing in the steady state; ReadAsync(Memory<byte>)
+// copies into the caller's memory and returns the count, so a read allocates nothing at all.
 //
 // The rules themselves (AsyncStreamReader.Rules.cs) are CPython's read, readexactly, readuntil
 // (with 3.13's several separators) and readline, transcribed loop for loop; a few places where
