@@ -114,7 +114,7 @@ def echo_servers(workdir):
     else:
         print("skipping c-epoll: gcc is not installed (apt-get install gcc)", file=sys.stderr)
     for backend in ("epoll", "portable"):
-        for api in ("protocol", "streams"):
+        for api in ("protocol", "streams") if backend == "portable" else ("protocol", "streams", "streams-bytes"):
             servers[f"aio-{backend}-{api}"] = (
                 lambda p, b=backend, a=api: AIO + ["echo-server", "--port", p, "--api", a, "--backend", b], True)
     servers["dotnet-socket"] = (lambda p: DOTNET_PEERS + ["echo-server", "--port", p], False)
@@ -520,8 +520,12 @@ def echo_section(table, samples, names, rounds, loads, svg, echo):
             "- **aio-{epoll,portable}-protocol**: `bench/Aio.Bench echo-server --api protocol`: a `Protocol` "
             "whose `DataReceived` calls `transport.Write(data)`.\n"
             "- **aio-{epoll,portable}-streams**: `bench/Aio.Bench echo-server --api streams`: "
-            "`Streams.StartServerAsync` with `await reader.ReadAsync(65536)`, `writer.Write`, "
-            "`await writer.DrainAsync()` in a loop.\n"
+            "`Streams.StartServerAsync` with `await reader.ReadAsync(buffer)` into one 64 KiB buffer per "
+            "connection from `ArrayPool<byte>.Shared` (`ReadAsync(Memory<byte>)`, the .NET form of `read(n)`: it returns the count), "
+            "`writer.Write(buffer[..count])`, `await writer.DrainAsync()` in a loop.\n"
+            "- **aio-epoll-streams-bytes**: `bench/Aio.Bench echo-server --api streams-bytes`: the same loop "
+            "with `await reader.ReadAsync(65536)`, which returns a new `byte[]` per read as asyncio's "
+            "`read(65536)` returns new `bytes`.\n"
             "- **dotnet-socket**: `bench/DotNetPeers echo-server`: `Socket.AcceptAsync`, one async method "
             "per connection with `ReceiveAsync`/`SendAsync` on `Memory<byte>`, on the thread pool.\n"
             "- **python-{uvloop,asyncio}-protocol / -streams**: `bench/peers/asyncio_echo.py`: an "

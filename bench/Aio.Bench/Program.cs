@@ -5,7 +5,7 @@
 // for memory, see Memory.cs). Each timed run does one untimed warm-up pass of the same size (so the
 // JIT has tiered up), then times one pass.
 // The echo workload has a server and a client (EchoServer.cs, EchoClient.cs):
-//   ... -- echo-server --port P [--api protocol|streams] [--backend epoll|portable]
+//   ... -- echo-server --port P [--api protocol|streams|streams-bytes] [--backend epoll|portable]
 //   ... -- echo-client --port P [--conns 10] [--size 1024] [--seconds 5] [--mode loop|threads]
 using System.Globalization;
 using Aio;
@@ -15,7 +15,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.Error.WriteLine("usage: Aio.Bench WORKLOAD [--backend epoll|portable] [--n N]");
     Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names) + ", memory");
-    Console.Error.WriteLine("       Aio.Bench echo-server --port P [--api protocol|streams] [--backend epoll|portable]");
+    Console.Error.WriteLine("       Aio.Bench echo-server --port P [--api protocol|streams|streams-bytes] [--backend epoll|portable]");
     Console.Error.WriteLine("       Aio.Bench echo-client --port P [--conns 10] [--size 1024] [--seconds 5] [--mode loop|threads]");
     return 2;
 }

@@ -20,8 +20,11 @@ public class EchoBenchmarks
     private Server _server = null!;
     private Client _client = null!;
 
-    /// <summary>The server's API: a Protocol writing back in DataReceived, or the streams read/write/drain loop.</summary>
-    [Params("protocol", "streams")]
+    /// <summary>
+    /// The server's API: a Protocol writing back in DataReceived; the streams read/write/drain loop
+    /// reading into a buffer (ReadAsync(Memory&lt;byte&gt;)); or that loop with ReadAsync(n), a new array per read.
+    /// </summary>
+    [Params("protocol", "streams", "streams-bytes")]
     public string Api { get; set; } = "protocol";
 
     /// <summary>The loop's backend.</summary>
@@ -36,9 +39,12 @@ public class EchoBenchmarks
         _client = new Client(_loop);
         _loop.RunUntilComplete(async () =>
         {
-            _server = Api == "protocol"
-                ? await Network.CreateServerAsync(() => new EchoProtocol(), "127.0.0.1", 0)
-                : await Streams.StartServerAsync(EchoAsync, "127.0.0.1", 0);
+            _server = Api switch
+            {
+                "protocol" => await Network.CreateServerAsync(() => new EchoProtocol(), "127.0.0.1", 0),
+                "streams" => await Streams.StartServerAsync(EchoAsync, "127.0.0.1", 0),
+                _ => await Streams.StartServerAsync(EchoBytesAsync, "127.0.0.1", 0),
+            };
             int port = ((IPEndPoint)_server.Sockets[0].LocalEndPoint!).Port;
             await Network.CreateConnectionAsync(() => _client, "127.0.0.1", port);
         });
@@ -64,6 +70,19 @@ public class EchoBenchmarks
     }
 
     private static async Task EchoAsync(AsyncStreamReader reader, AsyncStreamWriter writer)
+    {
+        var buffer = new byte[64 * 1024];
+        int count;
+        while ((count = await reader.ReadAsync(buffer)) > 0)
+        {
+            writer.Write(buffer.AsSpan(0, count));
+            await writer.DrainAsync();
+        }
+
+        writer.Close();
+    }
+
+    private static async Task EchoBytesAsync(AsyncStreamReader reader, AsyncStreamWriter writer)
     {
         while (true)
         {

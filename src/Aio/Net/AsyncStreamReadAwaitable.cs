@@ -8,42 +8,52 @@ namespace Aio.Net;
 /// buffer could answer at once (the await then completes without suspending and allocates nothing
 /// beyond the returned bytes), or the read waiting for data. A waiting read is an Aio await:
 /// cancelling the task that awaits it throws <see cref="CancelledError"/>, and the reader stays
-/// usable. Await it once; to combine it with other futures (Gather, Wait, WaitFor) turn it into a
+/// usable. Await it once (the reader reuses a waiting read's machinery for its next read, so a copy
+/// awaited again after that throws <see cref="InvalidOperationException"/>); to combine it with other futures (Gather, Wait, WaitFor) turn it into a
 /// future with <see cref="AsFuture"/> or the implicit conversion. Loop thread only.
 /// </summary>
 public readonly struct AsyncStreamReadAwaitable
 {
     // byte[]: the result; Exception: the failure; AsyncStreamReadOperation: the waiting read.
     private readonly object _state;
+    private readonly short _version;
 
     internal AsyncStreamReadAwaitable(byte[] result) => _state = result;
 
     internal AsyncStreamReadAwaitable(Exception error) => _state = error;
 
-    internal AsyncStreamReadAwaitable(AsyncStreamReadOperation operation) => _state = operation;
+    internal AsyncStreamReadAwaitable(AsyncStreamReadOperation operation)
+    {
+        _state = operation;
+        _version = operation.Version;
+    }
 
     /// <summary>Whether the read is done: it was answered at once, or its wait ended.</summary>
-    public bool IsCompleted => _state is not AsyncStreamReadOperation operation || operation.IsDone;
+    public bool IsCompleted => _state is not AsyncStreamReadOperation operation || operation.IsDoneFor(_version);
 
     /// <summary>Converts a read to a future; see <see cref="AsFuture"/>.</summary>
     /// <param name="awaitable">The read to convert.</param>
     public static implicit operator Future<byte[]>(AsyncStreamReadAwaitable awaitable) => awaitable.AsFuture();
 
     /// <summary>Gets the awaiter; the compiler uses it.</summary>
-    public Awaiter GetAwaiter() => new(_state);
+    public Awaiter GetAwaiter() => new(_state, _version);
 
     /// <summary>
     /// The read as a <see cref="Future{T}"/>: the waiting read itself (cancelling the future cancels
     /// the read), or a future completed with the outcome when the read was answered at once
     /// (allocated here). A read completed through the future resumes its awaiter one iteration later
-    /// than a direct await.
+    /// than a direct await, and a waiting read handed out as a future costs the reader a new waiting
+    /// read next time (a direct await reuses it).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The read was answered at once and no loop is running on this thread.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The read was answered at once and no loop is running on this thread; or the read was already
+    /// awaited and the reader has started another.
+    /// </exception>
     public Future<byte[]> AsFuture()
     {
         if (_state is AsyncStreamReadOperation operation)
         {
-            return operation;
+            return operation.Escape(_version);
         }
 
         var done = new Future<byte[]>(EventLoop.GetRunningLoop());
@@ -67,16 +77,22 @@ public readonly struct AsyncStreamReadAwaitable
     public readonly struct Awaiter : ICriticalNotifyCompletion
     {
         private readonly object _state;
+        private readonly short _version;
 
-        internal Awaiter(object state) => _state = state;
+        internal Awaiter(object state, short version)
+        {
+            _state = state;
+            _version = version;
+        }
 
         /// <summary>Whether the read is done (then the await continues without suspending).</summary>
-        public bool IsCompleted => _state is not AsyncStreamReadOperation operation || operation.IsDone;
+        public bool IsCompleted => _state is not AsyncStreamReadOperation operation || operation.IsDoneFor(_version);
 
         /// <summary>
         /// The bytes read; or throws what the read failed with (see each read method),
         /// <see cref="CancelledError"/> when it was cancelled.
         /// </summary>
+        /// <exception cref="InvalidOperationException">This read was already awaited and the reader has started another.</exception>
         public byte[] GetResult()
         {
             switch (_state)
@@ -84,8 +100,7 @@ public readonly struct AsyncStreamReadAwaitable
                 case byte[] result:
                     return result;
                 case AsyncStreamReadOperation operation:
-                    TaskCore.Current?.Resumed(operation);
-                    return operation.GetResultForAwait();
+                    return operation.GetBytes(_version);
                 default:
                     ExceptionDispatchInfo.Throw((Exception)_state);
                     return null!;
@@ -101,7 +116,7 @@ public readonly struct AsyncStreamReadAwaitable
             ArgumentNullException.ThrowIfNull(continuation);
             if (_state is AsyncStreamReadOperation operation)
             {
-                operation.OnSuspend(continuation);
+                operation.OnSuspend(_version, continuation);
             }
             else
             {

@@ -35,6 +35,9 @@ public sealed partial class AsyncStreamReader
 
         /// <summary>Data buffered or EOF (the Stream adapter copies the data itself).</summary>
         WaitForData,
+
+        /// <summary>read(n) into the caller's memory: n is the destination's length, the result its count.</summary>
+        ReadInto,
     }
 
     /// <summary>The result of running a read's rules against the buffer.</summary>
@@ -60,6 +63,7 @@ public sealed partial class AsyncStreamReader
             case ReadKind.ReadAll:
             case ReadKind.ReadExactly:
             case ReadKind.WaitForData:
+            case ReadKind.ReadInto:
                 if (_exception is not null && !request.Started)
                 {
                     error = _exception;
@@ -72,6 +76,7 @@ public sealed partial class AsyncStreamReader
                     ReadKind.Read => EvaluateRead(request.Count, out result, out error),
                     ReadKind.ReadAll => EvaluateReadAll(ref request, out result, out error),
                     ReadKind.ReadExactly => EvaluateReadExactly(request.Count, out result, out error),
+                    ReadKind.ReadInto => EvaluateReadInto(ref request, out result, out error),
                     _ => Count > 0 || _eof ? Done(out result) : WaitUnlessFailed(out error),
                 };
             case ReadKind.ReadUntil:
@@ -107,6 +112,28 @@ public sealed partial class AsyncStreamReader
         error = null;
         result = Take(Math.Min(n, Count));
         MaybeResumeTransport();
+        return Outcome.Done;
+    }
+
+    /// <summary>read(n) with n the destination's length, copied into it: as read(n), without the result array.</summary>
+    private Outcome EvaluateReadInto(ref ReadRequest request, out byte[]? result, out Exception? error)
+    {
+        result = null;
+        if (request.Destination.IsEmpty)
+        {
+            error = null;
+            result = [];
+            return Outcome.Done;
+        }
+
+        if (Count == 0 && !_eof)
+        {
+            return WaitUnlessFailed(out error);
+        }
+
+        error = null;
+        result = [];
+        request.Transferred = ReadBuffered(request.Destination.Span);
         return Outcome.Done;
     }
 
@@ -309,6 +336,12 @@ public sealed partial class AsyncStreamReader
 
         /// <summary>Several separators, shortest first; null for one.</summary>
         public ReadOnlyMemory<byte>[]? Separators;
+
+        /// <summary>Where a read into the caller's memory copies to.</summary>
+        public Memory<byte> Destination;
+
+        /// <summary>How many bytes a read into the caller's memory copied (its result).</summary>
+        public int Transferred;
 
         /// <summary>readuntil's scan offset: no separator starts before it.</summary>
         public int Offset;

@@ -12,6 +12,9 @@
 // arrived in the same iteration is therefore seen together, as in asyncio. When the step completes
 // the read it resumes the awaiting code right there, in the same callback, so a read that waited
 // takes exactly one loop iteration after the data arrived, as a coroutine resumed by its waiter does.
+// The reader keeps that operation and starts its next waiting read on it again (versioned; see
+// AsyncStreamReadOperation), so waiting allocates nothing in the steady state; ReadAsync(Memory<byte>)
+// copies into the caller's memory and returns the count, so a read allocates nothing at all.
 //
 // The rules themselves (AsyncStreamReader.Rules.cs) are CPython's read, readexactly, readuntil
 // (with 3.13's several separators) and readline, transcribed loop for loop; a few places where
@@ -36,7 +39,7 @@ namespace Aio.Net;
 /// (<see cref="FeedData"/>, <see cref="FeedEof"/>, <see cref="SetException"/>). One read may wait at a
 /// time; a read that waits belongs to the loop running on the calling thread, and cancelling the
 /// task that awaits it ends it with <see cref="CancelledError"/> and leaves the buffer intact (except
-/// for <see cref="ReadAsync"/> to the end, which, as asyncio's, drops what it had collected).
+/// for <see cref="ReadAsync(int, CancellationToken)"/> to the end, which, as asyncio's, drops what it had collected).
 /// Not thread-safe: use it on its loop's thread only.
 /// </summary>
 public sealed partial class AsyncStreamReader
@@ -54,6 +57,7 @@ public sealed partial class AsyncStreamReader
     private Exception? _exception;
     private IReadTransport? _transport;
     private AsyncStreamReadOperation? _waiter;
+    private AsyncStreamReadOperation? _operation;
 
     /// <summary>Creates an empty reader [StreamReader(limit=)].</summary>
     /// <param name="limit">
@@ -91,6 +95,9 @@ public sealed partial class AsyncStreamReader
 
     /// <summary>Whether a read is waiting for data (for tests and diagnostics).</summary>
     internal bool HasWaiter => _waiter is not null;
+
+    /// <summary>The operation the next waiting read may reuse (for tests and diagnostics).</summary>
+    internal object? ReusableOperation => _operation;
 
     private int Count => _end - _start;
 
@@ -187,6 +194,42 @@ public sealed partial class AsyncStreamReader
     /// <exception cref="InvalidOperationException">The read must wait while another read is waiting, or no loop runs on this thread.</exception>
     public AsyncStreamReadAwaitable ReadAsync(int n = -1, CancellationToken cancellationToken = default) =>
         Start(new ReadRequest(n < 0 ? ReadKind.ReadAll : ReadKind.Read, n), "ReadAsync", cancellationToken);
+
+    /// <summary>
+    /// Reads up to <paramref name="buffer"/>'s length into it [await reader.read(n), the .NET way:
+    /// <see cref="Stream.ReadAsync(Memory{byte}, CancellationToken)"/>'s shape]: as soon as at least one
+    /// byte is buffered, as many as are there and fit, copied into <paramref name="buffer"/>; no array is
+    /// made, and in the steady state nothing is allocated (a read that waits reuses the reader's one
+    /// waiting read). The result is the count: 0 only at the end of the stream or for an empty
+    /// <paramref name="buffer"/> (which returns at once). The limit does not apply; flow control is
+    /// as for the other reads (taking the buffer down to the limit resumes a paused transport).
+    /// A waiting read is an Aio await: cancelling its task, or <paramref name="cancellationToken"/>,
+    /// ends it with <see cref="CancelledError"/> and leaves the buffer and <paramref name="buffer"/>
+    /// untouched. Await the result once, on the loop's thread.
+    /// </summary>
+    /// <param name="buffer">Where to copy the bytes; it must stay valid until the read completes.</param>
+    /// <param name="cancellationToken">Cancels a waiting read, as cancelling its task does.</param>
+    /// <returns>The number of bytes copied; it throws the reader's <see cref="Exception"/> if one is set.</returns>
+    /// <exception cref="InvalidOperationException">The read must wait while another read is waiting, or no loop runs on this thread.</exception>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromException<int>(new CancelledError(AsyncStreamReadOperation.TokenCancelMessage));
+        }
+
+        var request = new ReadRequest(ReadKind.ReadInto, 0) { Destination = buffer };
+        switch (Evaluate(ref request, out _, out Exception? error))
+        {
+            case Outcome.Done:
+                return new ValueTask<int>(request.Transferred);
+            case Outcome.Failed:
+                return ValueTask.FromException<int>(error!);
+        }
+
+        AsyncStreamReadOperation waiter = BeginWait(request, "ReadAsync", cancellationToken);
+        return new ValueTask<int>(waiter, waiter.Version);
+    }
 
     /// <summary>
     /// Reads one line, ending with <c>\n</c> [await reader.readline()]. At the end of the stream it
@@ -359,6 +402,15 @@ public sealed partial class AsyncStreamReader
         return count;
     }
 
+    /// <summary>The operation was handed out as a future: never start another read on it.</summary>
+    internal void Forget(AsyncStreamReadOperation operation)
+    {
+        if (ReferenceEquals(_operation, operation))
+        {
+            _operation = null;
+        }
+    }
+
     /// <summary>The waiting operation ended (completed or cancelled): the reader has no waiter any more.</summary>
     internal void Detach(AsyncStreamReadOperation operation)
     {
@@ -395,6 +447,12 @@ public sealed partial class AsyncStreamReader
                 return new AsyncStreamReadAwaitable(error!);
         }
 
+        return new AsyncStreamReadAwaitable(BeginWait(request, operation, cancellationToken));
+    }
+
+    /// <summary>The read must wait: it becomes the reader's waiter, on the reader's reusable operation when it can be.</summary>
+    private AsyncStreamReadOperation BeginWait(ReadRequest request, string operation, CancellationToken cancellationToken)
+    {
         // asyncio's _wait_for_data: one waiter at a time, and never wait with the transport paused.
         if (_waiter is not null)
         {
@@ -405,10 +463,17 @@ public sealed partial class AsyncStreamReader
         EventLoop loop = EventLoop.TryGetRunningLoop() ?? throw new InvalidOperationException(
             $"{operation} must wait for data, which needs code running on an event loop, and no loop is running on this thread.");
         PrepareWait();
-        var waiter = new AsyncStreamReadOperation(loop, this, request);
+        AsyncStreamReadOperation? waiter = _operation;
+        if (waiter is null || !waiter.CanReuse || waiter.Loop != loop)
+        {
+            waiter = new AsyncStreamReadOperation(loop, this);
+            _operation = waiter;
+        }
+
+        waiter.Begin(request);
         _waiter = waiter;
         waiter.Arm(cancellationToken);
-        return new AsyncStreamReadAwaitable(waiter);
+        return waiter;
     }
 
     /// <summary>A read is about to wait: a paused transport would never deliver what it waits for.</summary>

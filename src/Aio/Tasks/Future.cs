@@ -195,6 +195,19 @@ public abstract class Future
         }
     }
 
+    /// <summary>
+    /// Makes a done future pending again, for an internal operation that is reused (a stream reader's
+    /// waiting read). Only for a future nobody else can still observe: no callbacks, outcome consumed.
+    /// </summary>
+    private protected void ResetToPending()
+    {
+        _state = State.Pending;
+        _exception = null;
+        _cancelMessage = null;
+        _callbacks = null;
+        _reporter = null;
+    }
+
     /// <summary>Marks the future succeeded and schedules its callbacks; the caller stored the result first.</summary>
     private protected void CompleteSucceeded() => Complete(State.Succeeded);
 

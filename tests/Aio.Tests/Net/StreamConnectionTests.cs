@@ -97,6 +97,55 @@ public abstract class StreamConnectionTests : NetTestBase
     }
 
     [Fact]
+    public void Echo_ReadIntoMemory_EveryByteComesBackAndEofReadsZero()
+    {
+        Run(async loop =>
+        {
+            await using Server server = await Streams.StartServerAsync(
+                async (reader, writer) =>
+                {
+                    var buffer = new byte[64 * 1024];
+                    int count;
+                    while ((count = await reader.ReadAsync(buffer)) > 0)
+                    {
+                        writer.Write(buffer.AsSpan(0, count));
+                        await writer.DrainAsync();
+                    }
+
+                    writer.Close();
+                },
+                "127.0.0.1",
+                0);
+
+            (AsyncStreamReader reader, AsyncStreamWriter writer) = await Streams.OpenConnectionAsync("127.0.0.1", PortOf(server));
+            byte[] sent = [.. Enumerable.Range(0, 300_000).Select(i => (byte)(i * 7))];
+            LoopTask<byte[]> echoed = loop.CreateTask(async () =>
+            {
+                var got = new MemoryStream();
+                var buffer = new byte[1000];
+                int count;
+                while ((count = await reader.ReadAsync(buffer)) > 0)
+                {
+                    got.Write(buffer, 0, count);
+                }
+
+                return got.ToArray();
+            });
+            for (int offset = 0; offset < sent.Length; offset += 10_000)
+            {
+                writer.Write(sent.AsSpan(offset, 10_000));
+                await writer.DrainAsync();
+            }
+
+            writer.WriteEof();
+            Assert.Equal(sent, await echoed);
+            Assert.True(reader.AtEof);
+            writer.Close();
+            await writer.WaitClosedAsync();
+        });
+    }
+
+    [Fact]
     public void WriteEof_ClientHalfCloses_ServerReadsToEofAndStillAnswers()
     {
         Run(async loop =>
