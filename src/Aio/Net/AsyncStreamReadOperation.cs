@@ -2,7 +2,7 @@
 // the suspended read coroutine in one object.
 //
 // It is a Future<byte[]>, so awaiting it from a LoopTask makes task cancellation reach it (the
-// awaiter reports it to the task, TaskCore's rule), and it can be handed to Gather or WaitFor through
+// awaiter reports it to the task, TaskState's rule), and it can be handed to Gather or WaitFor through
 // AsyncStreamReadAwaitable.AsFuture. The reader wakes it (data, EOF, error); a wake queues one step
 // on the loop, and the step re-runs the read's rules (AsyncStreamReader.Resume). When the step
 // completes the read it also resumes the code awaiting it, inline: the step is already a loop
@@ -26,7 +26,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
 
     private readonly AsyncStreamReader _reader;
     private AsyncStreamReader.ReadRequest _request;
-    private Action? _continuation;
+    private object? _continuation;
     private Exception? _wokenBy;
     private bool _woken;
     private CancellationTokenRegistration _registration;
@@ -65,8 +65,9 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
     }
 
     /// <summary>The compiler's continuation for a direct await (see AsyncStreamReadAwaitable).</summary>
-    public void OnSuspend(Action continuation)
+    public void OnSuspend(Action action)
     {
+        object continuation = TaskCore.Bind(action);
         TaskCore.Current?.WaitOn(this);
         if (IsDone)
         {
@@ -132,9 +133,12 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
             }
         }
 
-        Action? continuation = _continuation;
+        object? continuation = _continuation;
         _continuation = null;
-        continuation?.Invoke();
+        if (continuation is not null)
+        {
+            TaskCore.Run(continuation);
+        }
     }
 
     private protected override void OnCompleted()

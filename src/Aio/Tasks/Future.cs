@@ -237,8 +237,17 @@ public abstract class Future
         ThrowIfNotSucceeded();
     }
 
+    /// <summary>Cancels without task semantics, for a task ending cancelled.</summary>
+    internal bool CancelAsDone(string? message) => TryCancel(message);
+
     /// <summary>Called by the awaiter when code suspends on this future.</summary>
-    internal void OnAwait(Action continuation)
+    internal void OnAwait(Action continuation) => OnAwait(TaskCore.Bind(continuation));
+
+    /// <summary>
+    /// Called when code suspends on this future: <paramref name="continuation"/> is an
+    /// <see cref="Action"/> or a loop work item (an async LoopTask method's box, a bound continuation).
+    /// </summary>
+    internal void OnAwait(object continuation)
     {
         TaskCore.Current?.WaitOn(this);
         if (IsDone)
