@@ -5,7 +5,7 @@
 // Cancellation, as asyncio defines it. When the task suspends on an Aio awaitable, the awaiter
 // reports the future to the current task (WaitOn). Cancel() cancels that future, so the pending
 // await throws CancelledError when the task resumes on the next iteration. If the task waits on
-// nothing of Aio's (it runs, or awaits a foreign task) the request is remembered (_mustCancel) and
+// nothing of Aio's (it runs, or awaits a foreign task) the request is remembered (MustCancel) and
 // delivered at its next Aio await: the future it then suspends on is cancelled at once, and a
 // Sleep(0) or Yield throws. An await whose future completed just before the request (a lock wait
 // already granted) may instead take the request as it resumes (TakeCancelRequest) and throw it
@@ -16,6 +16,10 @@
 // with any OperationCanceledException while a cancel is requested) leaves the task cancelled; one
 // that catches it and returns leaves it succeeded. A request that arrives before the first step, or
 // after the last await, still ends the task cancelled.
+//
+// Size. Most tasks are never cancelled and never read their token, so everything about cancellation
+// lives in a CancelRequests object made on the first Cancel or token read: a task that is never
+// cancelled carries one null reference for it.
 namespace Aio;
 
 /// <summary>A task's cancellation requests, name and registry slot, with the rules above. Loop thread only.</summary>
@@ -23,14 +27,11 @@ internal struct TaskState
 {
     private static long s_counter;
 
-    private CancellationTokenSource? _cancellation;
     private Future? _waitingOn;
     private string? _name;
-    private string? _cancelMessage;
+    private CancelRequests? _cancel;
     private long _number;
     private int _registrySlot;
-    private int _cancelRequests;
-    private bool _mustCancel;
 
     public TaskState(string? name)
     {
@@ -50,12 +51,19 @@ internal struct TaskState
 
     public readonly Future? WaitingOn => _waitingOn;
 
-    public readonly int Cancelling => _cancelRequests;
+    public readonly int Cancelling => _cancel?.Count ?? 0;
 
     /// <summary>Whether a cancel waits for the task's next await (or its first step).</summary>
-    public readonly bool MustCancel => _mustCancel;
+    public readonly bool MustCancel => _cancel is { MustCancel: true };
 
-    public CancellationToken Token => (_cancellation ??= NewSource()).Token;
+    public CancellationToken Token
+    {
+        get
+        {
+            CancelRequests cancel = _cancel ??= new CancelRequests();
+            return (cancel.Source ??= cancel.NewSource()).Token;
+        }
+    }
 
     /// <summary>Adds the task to its loop's pending tasks; from now on a collected task is reported.</summary>
     public void Register(ITaskCore task) => _registrySlot = task.Loop.RegisterTask(task) + 1;
@@ -68,44 +76,50 @@ internal struct TaskState
             return false;
         }
 
-        _cancelRequests++;
-        _cancelMessage = message;
+        CancelRequests cancel = _cancel ??= new CancelRequests();
+        cancel.Count++;
+        cancel.Message = message;
         if (_waitingOn is not { } future || !future.Cancel(message))
         {
-            _mustCancel = true;
+            cancel.MustCancel = true;
         }
 
         // Last: token callbacks may run foreign continuations inline, even this task's body (which
         // may then suspend on a new future, or Uncancel); the request must be recorded before that.
-        CancelToken(self);
+        cancel.CancelToken(self);
         return true;
     }
 
     public int Uncancel()
     {
-        if (_cancelRequests > 0 && --_cancelRequests == 0)
+        if (_cancel is not { } cancel)
         {
-            _mustCancel = false;
+            return 0;
+        }
+
+        if (cancel.Count > 0 && --cancel.Count == 0)
+        {
+            cancel.MustCancel = false;
 
             // No request is left: the next Token read makes a fresh token, so a cancellation that
             // was handled (a timeout that expired, a task group's own abort) does not poison later
             // foreign awaits. Code holding the old token keeps seeing it cancelled.
-            if (_cancellation is { IsCancellationRequested: true } cancelled)
+            if (cancel.Source is { IsCancellationRequested: true } cancelled)
             {
-                _cancellation = null;
+                cancel.Source = null;
                 cancelled.Dispose();
             }
         }
 
-        return _cancelRequests;
+        return cancel.Count;
     }
 
     public void WaitOn(Future future)
     {
         _waitingOn = future;
-        if (_mustCancel && future.Cancel(_cancelMessage))
+        if (_cancel is { MustCancel: true } cancel && future.Cancel(cancel.Message))
         {
-            _mustCancel = false;
+            cancel.MustCancel = false;
         }
     }
 
@@ -119,14 +133,14 @@ internal struct TaskState
 
     public bool TakeCancelRequest(out string? message)
     {
-        if (!_mustCancel)
+        if (_cancel is not { MustCancel: true } cancel)
         {
             message = null;
             return false;
         }
 
-        _mustCancel = false;
-        message = _cancelMessage;
+        cancel.MustCancel = false;
+        message = cancel.Message;
         return true;
     }
 
@@ -136,10 +150,10 @@ internal struct TaskState
         switch (exception)
         {
             case CancelledError error:
-                Finish(self, _cancelRequests > 0 ? _cancelMessage : error.Message, cancelled: true, failure: null);
+                Finish(self, _cancel is { Count: > 0 } cancel ? cancel.Message : error.Message, cancelled: true, failure: null);
                 break;
-            case OperationCanceledException when _cancelRequests > 0:
-                Finish(self, _cancelMessage, cancelled: true, failure: null);
+            case OperationCanceledException when _cancel is { Count: > 0 }:
+                Finish(self, _cancel.Message, cancelled: true, failure: null);
                 break;
             default:
                 Finish(self, null, cancelled: false, failure: exception);
@@ -150,8 +164,14 @@ internal struct TaskState
     /// <summary>Ends the task cancelled by a request no await took.</summary>
     public void FinishCancelled(Future self)
     {
-        _mustCancel = false;
-        Finish(self, _cancelMessage, cancelled: true, failure: null);
+        string? message = null;
+        if (_cancel is { } cancel)
+        {
+            cancel.MustCancel = false;
+            message = cancel.Message;
+        }
+
+        Finish(self, message, cancelled: true, failure: null);
     }
 
     /// <summary>
@@ -161,14 +181,14 @@ internal struct TaskState
     /// </summary>
     public bool TrySucceed(Future self)
     {
-        if (_mustCancel)
+        if (MustCancel)
         {
             FinishCancelled(self);
             return false;
         }
 
         Release(self);
-        _cancellation?.Dispose();
+        _cancel?.Source?.Dispose();
         return true;
     }
 
@@ -202,7 +222,7 @@ internal struct TaskState
             self.SetException(failure);
         }
 
-        _cancellation?.Dispose();
+        _cancel?.Source?.Dispose();
     }
 
     private void Release(Future self)
@@ -219,33 +239,42 @@ internal struct TaskState
     }
 
     /// <summary>Disposes the token source (the loop closed under the task).</summary>
-    public readonly void DisposeToken() => _cancellation?.Dispose();
+    public readonly void DisposeToken() => _cancel?.Source?.Dispose();
 
-    private readonly CancellationTokenSource NewSource()
+    /// <summary>A task's cancellation requests and token, made on the first Cancel or token read.</summary>
+    private sealed class CancelRequests
     {
-        var source = new CancellationTokenSource();
-        if (_cancelRequests > 0)
+        public CancellationTokenSource? Source;
+        public string? Message;
+        public int Count;
+        public bool MustCancel;
+
+        public CancellationTokenSource NewSource()
         {
-            source.Cancel();
+            var source = new CancellationTokenSource();
+            if (Count > 0)
+            {
+                source.Cancel();
+            }
+
+            return source;
         }
 
-        return source;
-    }
+        public void CancelToken(ITaskCore self)
+        {
+            if (Source is null || Source.IsCancellationRequested)
+            {
+                return;
+            }
 
-    private readonly void CancelToken(ITaskCore self)
-    {
-        if (_cancellation is null || _cancellation.IsCancellationRequested)
-        {
-            return;
-        }
-
-        try
-        {
-            _cancellation.Cancel();
-        }
-        catch (AggregateException error)
-        {
-            self.Loop.CallExceptionHandler(new ExceptionContext($"A cancellation callback of {self.Name} failed", error));
+            try
+            {
+                Source.Cancel();
+            }
+            catch (AggregateException error)
+            {
+                self.Loop.CallExceptionHandler(new ExceptionContext($"A cancellation callback of {self.Name} failed", error));
+            }
         }
     }
 }
