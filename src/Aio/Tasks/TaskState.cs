@@ -25,12 +25,12 @@ namespace Aio;
 /// <summary>A task's cancellation requests, name and registry slot, with the rules above. Loop thread only.</summary>
 internal struct TaskState
 {
-    private static long s_counter;
+    private static int s_counter;
 
     private Future? _waitingOn;
     private string? _name;
     private CancelRequests? _cancel;
-    private long _number;
+    private uint _number;
     private int _registrySlot;
 
     public TaskState(string? name)
@@ -38,7 +38,7 @@ internal struct TaskState
         _name = name;
         if (name is null)
         {
-            _number = Interlocked.Increment(ref s_counter);
+            _number = (uint)Interlocked.Increment(ref s_counter);   // 4 bytes: wraps after 4.29 billion default names
         }
     }
 
