@@ -105,7 +105,7 @@ public readonly struct AsyncStreamReadAwaitable
             }
             else
             {
-                EventLoop.GetRunningLoop().TryPost(TaskCore.Bind(continuation), null);
+                EventLoop.GetRunningLoop().TryPost(continuation, null);
             }
         }
     }

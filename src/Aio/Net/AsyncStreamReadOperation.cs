@@ -65,9 +65,8 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
     }
 
     /// <summary>The compiler's continuation for a direct await (see AsyncStreamReadAwaitable).</summary>
-    public void OnSuspend(Action action)
+    public void OnSuspend(Action continuation)
     {
-        object continuation = TaskCore.Bind(action);
         TaskCore.Current?.WaitOn(this);
         if (IsDone)
         {

@@ -19,15 +19,6 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
         _body = body;
     }
 
-    /// <summary>The task the body runs as.</summary>
-    public ITaskCore Task => _task;
-
-    /// <summary>The creating context a new async LoopTask method was last given a clean copy of (TaskCore).</summary>
-    public ExecutionContext? DirtyContext { get; set; }
-
-    /// <summary>That clean copy.</summary>
-    public ExecutionContext? CleanContext { get; set; }
-
     /// <summary>Registers <paramref name="task"/> and schedules its first step, or runs it now when eager and the loop is running here.</summary>
     public static void Start(ITaskCore task, Delegate body, bool eager)
     {
@@ -60,7 +51,7 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
             return;
         }
 
-        DelegateTaskRunner? previous = TaskCore.EnterDelegateStep(this);
+        ITaskCore? previous = TaskCore.Enter(_task);
         try
         {
             _bodyTask = _body switch
@@ -78,7 +69,7 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
         }
         finally
         {
-            TaskCore.ExitDelegateStep(previous);
+            TaskCore.Exit(previous);
         }
 
         if (_bodyTask.IsCompleted)

@@ -241,11 +241,11 @@ public abstract class Future
     internal bool CancelAsDone(string? message) => TryCancel(message);
 
     /// <summary>Called by the awaiter when code suspends on this future.</summary>
-    internal void OnAwait(Action continuation) => OnAwait(TaskCore.Bind(continuation));
+    internal void OnAwait(Action continuation) => OnAwait((object)continuation);
 
     /// <summary>
     /// Called when code suspends on this future: <paramref name="continuation"/> is an
-    /// <see cref="Action"/> or a loop work item (an async LoopTask method's box, a bound continuation).
+    /// <see cref="Action"/> or a loop work item (an async LoopTask method's box).
     /// </summary>
     internal void OnAwait(object continuation)
     {

@@ -22,11 +22,8 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
     ~LoopTask() => _state.ReportDestroyed(this, Name);
 
     /// <summary>
-    /// The task whose code is running [asyncio.current_task()], or null outside any task. In a task
-    /// made from a delegate it flows across every await of the body and of the async methods it
-    /// calls; in an <c>async LoopTask</c> method, across every await of the method itself and every
-    /// Aio await of the async methods it calls (after a foreign await, such a nested method runs
-    /// outside the task: capture <c>Current</c> before it if you need it there).
+    /// The task whose code is running [asyncio.current_task()], or null outside any task. Flows
+    /// across every await of the task's method and of the async methods it calls.
     /// </summary>
     public static ILoopTask? Current => TaskCore.Current;
 

@@ -4,11 +4,11 @@
 //
 // Steps. Every resumption of the method runs the box's MoveNext: an Aio awaiter queues the box
 // itself as a loop work item (ILoopAwaiter, no delegate); any other awaiter gets the box's MoveNext
-// as an Action, made on the first such await. MoveNext makes the task current (TaskCore's
-// thread-static) and runs the state machine in the execution context captured at the suspension
-// (at creation, for the first step), restoring the loop thread's own afterwards, as .NET's builders
-// do. The first step is queued with a marker state: it is where a cancel that arrived before the
-// task ever ran ends the task without running it.
+// as an Action, made on the first such await. The first step runs in the creator's execution
+// context and makes the task current there (TaskCore), which gives the task its own context; every
+// later step runs in the context captured at the suspension, and the loop thread's own is restored
+// afterwards, as .NET's builders do. The first step is queued with a marker state: it is where a
+// cancel that arrived before the task ever ran ends the task without running it.
 using System.Runtime.CompilerServices;
 
 namespace Aio;
@@ -63,6 +63,12 @@ internal sealed class LoopTaskBox<TStateMachine> : LoopTask, ILoopWorkItem
     where TStateMachine : IAsyncStateMachine
 {
     private static readonly ContextCallback RunStateMachine = static box => ((LoopTaskBox<TStateMachine>)box!).StateMachine.MoveNext();
+    private static readonly ContextCallback RunFirstStep = static state =>
+    {
+        var box = (LoopTaskBox<TStateMachine>)state!;
+        TaskCore.Enter(box);
+        box.StateMachine.MoveNext();
+    };
 
     /// <summary>The compiler's state machine (copied in by the builder before the first step).</summary>
     public TStateMachine StateMachine = default!;
@@ -81,7 +87,7 @@ internal sealed class LoopTaskBox<TStateMachine> : LoopTask, ILoopWorkItem
     /// <summary>Captures the creator's context and schedules the first step.</summary>
     public void Start()
     {
-        _context = TaskCore.CaptureForNewTask();
+        _context = ExecutionContext.Capture();
         LoopTaskBoxes.Schedule(this, this);
     }
 
@@ -91,29 +97,44 @@ internal sealed class LoopTaskBox<TStateMachine> : LoopTask, ILoopWorkItem
 
     void ILoopWorkItem.Execute(object? state)
     {
-        if (state != LoopTaskBoxes.FirstStep || LoopTaskBoxes.BeginFirstStep(this))
+        if (state != LoopTaskBoxes.FirstStep)
         {
             MoveNext();
+        }
+        else if (LoopTaskBoxes.BeginFirstStep(this))
+        {
+            FirstStep();
+        }
+    }
+
+    private void FirstStep()
+    {
+        if (_context is { } context)
+        {
+            ExecutionContext.Run(context, RunFirstStep, this);
+            return;
+        }
+
+        ITaskCore? previous = TaskCore.Enter(this);
+        try
+        {
+            StateMachine.MoveNext();
+        }
+        finally
+        {
+            TaskCore.Exit(previous);
         }
     }
 
     private void MoveNext()
     {
-        ITaskCore? previous = TaskCore.EnterStep(this);
-        try
+        if (_context is { } context)
         {
-            if (_context is { } context)
-            {
-                ExecutionContext.Run(context, RunStateMachine, this);
-            }
-            else
-            {
-                StateMachine.MoveNext();
-            }
+            ExecutionContext.Run(context, RunStateMachine, this);
         }
-        finally
+        else
         {
-            TaskCore.ExitStep(previous);
+            StateMachine.MoveNext();
         }
     }
 }
@@ -123,6 +144,12 @@ internal sealed class LoopTaskBox<TResult, TStateMachine> : LoopTask<TResult>, I
     where TStateMachine : IAsyncStateMachine
 {
     private static readonly ContextCallback RunStateMachine = static box => ((LoopTaskBox<TResult, TStateMachine>)box!).StateMachine.MoveNext();
+    private static readonly ContextCallback RunFirstStep = static state =>
+    {
+        var box = (LoopTaskBox<TResult, TStateMachine>)state!;
+        TaskCore.Enter(box);
+        box.StateMachine.MoveNext();
+    };
 
     /// <summary>The compiler's state machine (copied in by the builder before the first step).</summary>
     public TStateMachine StateMachine = default!;
@@ -141,7 +168,7 @@ internal sealed class LoopTaskBox<TResult, TStateMachine> : LoopTask<TResult>, I
     /// <summary>Captures the creator's context and schedules the first step.</summary>
     public void Start()
     {
-        _context = TaskCore.CaptureForNewTask();
+        _context = ExecutionContext.Capture();
         LoopTaskBoxes.Schedule(this, this);
     }
 
@@ -151,29 +178,44 @@ internal sealed class LoopTaskBox<TResult, TStateMachine> : LoopTask<TResult>, I
 
     void ILoopWorkItem.Execute(object? state)
     {
-        if (state != LoopTaskBoxes.FirstStep || LoopTaskBoxes.BeginFirstStep(this))
+        if (state != LoopTaskBoxes.FirstStep)
         {
             MoveNext();
+        }
+        else if (LoopTaskBoxes.BeginFirstStep(this))
+        {
+            FirstStep();
+        }
+    }
+
+    private void FirstStep()
+    {
+        if (_context is { } context)
+        {
+            ExecutionContext.Run(context, RunFirstStep, this);
+            return;
+        }
+
+        ITaskCore? previous = TaskCore.Enter(this);
+        try
+        {
+            StateMachine.MoveNext();
+        }
+        finally
+        {
+            TaskCore.Exit(previous);
         }
     }
 
     private void MoveNext()
     {
-        ITaskCore? previous = TaskCore.EnterStep(this);
-        try
+        if (_context is { } context)
         {
-            if (_context is { } context)
-            {
-                ExecutionContext.Run(context, RunStateMachine, this);
-            }
-            else
-            {
-                StateMachine.MoveNext();
-            }
+            ExecutionContext.Run(context, RunStateMachine, this);
         }
-        finally
+        else
         {
-            TaskCore.ExitStep(previous);
+            StateMachine.MoveNext();
         }
     }
 }

@@ -69,7 +69,7 @@ public readonly struct SleepAwaitable
         {
             if (_future is null)
             {
-                _loop.TryPost(TaskCore.Bind(continuation), null);
+                _loop.TryPost(continuation, null);
             }
             else
             {

@@ -218,16 +218,51 @@ public abstract class LoopTaskMethodTests : LoopTestBase
     }
 
     [Fact]
-    public void Current_InNestedHelper_AfterForeignAwait_IsNotTheTask()
+    public void Current_InNestedHelper_AfterForeignAwait_IsTheTask()
     {
-        // The documented limit of async LoopTask methods: a nested async Task method resumed by a
-        // foreign await runs outside the task (LoopTask.Current's remarks).
         EventLoop loop = NewLoop();
         loop.RunUntilComplete(async () =>
         {
             LoopTask<ILoopTask?> task = HelperCurrentAfterForeignAwait();
-            Assert.Null(await task);
+            Assert.Same(task, await task);
         });
+    }
+
+    [Fact]
+    public void Cancel_ReachesAioAwaitInNestedHelper_AfterAForeignAwait()
+    {
+        EventLoop loop = NewLoop();
+        var log = new List<string>();
+        loop.RunUntilComplete(async () =>
+        {
+            LoopTask task = CallHelperForeignThenSleep(log);
+            while (log.Count == 0)
+            {
+                await LoopTask.Sleep(TimeSpan.FromMilliseconds(1));
+            }
+
+            task.Cancel("stop");
+            await Assert.ThrowsAsync<CancelledError>(async () => await task);
+        });
+
+        Assert.Equal(["sleeping", "sleep cancelled: stop"], log);
+    }
+
+    private static async LoopTask CallHelperForeignThenSleep(List<string> log) => await ForeignThenSleep(log);
+
+    private static async Task ForeignThenSleep(List<string> log)
+    {
+        await Task.Run(() => Thread.Sleep(1));
+        log.Add("sleeping");
+        try
+        {
+            await LoopTask.Sleep(TimeSpan.FromHours(1));
+        }
+        catch (CancelledError error)
+        {
+            log.Add("sleep cancelled: " + error.Message);
+            throw;
+        }
     }
 
     [Fact]
@@ -359,6 +394,42 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         });
 
         Assert.Equal(1000, finished);
+    }
+
+    [Fact]
+    public void TaskGroupAndTimeout_InMethod_WithForeignAwaitsInTheirBodies_Work()
+    {
+        EventLoop loop = NewLoop();   // real time: the foreign awaits take real time
+        loop.RunUntilComplete(async () =>
+        {
+            LoopTask<int> task = GroupAndTimeout();
+            Assert.Equal(3, await task);
+        });
+    }
+
+    private static async LoopTask<int> GroupAndTimeout()
+    {
+        int result = 0;
+        await TaskGroup.RunAsync(async group =>
+        {
+            await Task.Run(() => Thread.Sleep(1));
+            _ = group.CreateTask(async () => await LoopTask.Yield());
+            await LoopTask.Yield();
+            result++;
+        });
+        await using (var group = new TaskGroup())
+        {
+            _ = group.CreateTask(async () => await Task.Run(() => Thread.Sleep(1)));
+            result++;
+        }
+
+        await LoopTask.TimeoutAsync(TimeSpan.FromHours(1), async () =>
+        {
+            await Task.Run(() => Thread.Sleep(1));
+            await LoopTask.Sleep(TimeSpan.FromMilliseconds(1));
+            result++;
+        });
+        return result;
     }
 
     private static async LoopTask Record(List<string> log, string entry)
