@@ -26,7 +26,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
 
     private readonly AsyncStreamReader _reader;
     private AsyncStreamReader.ReadRequest _request;
-    private object? _continuation;
+    private Action? _continuation;
     private Exception? _wokenBy;
     private bool _woken;
     private CancellationTokenRegistration _registration;
@@ -132,12 +132,9 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem
             }
         }
 
-        object? continuation = _continuation;
+        Action? continuation = _continuation;
         _continuation = null;
-        if (continuation is not null)
-        {
-            TaskCore.Run(continuation);
-        }
+        continuation?.Invoke();
     }
 
     private protected override void OnCompleted()

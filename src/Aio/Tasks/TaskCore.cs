@@ -33,17 +33,4 @@ internal static class TaskCore
 
     /// <summary>Restores what <see cref="Enter"/> returned.</summary>
     public static void Exit(ITaskCore? previous) => CurrentTask.Value = previous;
-
-    /// <summary>Runs a continuation an Aio awaiter stored: an <see cref="Action"/> or a loop work item (a task box).</summary>
-    public static void Run(object continuation)
-    {
-        if (continuation is Action action)
-        {
-            action();
-        }
-        else
-        {
-            ((ILoopWorkItem)continuation).Execute(null);
-        }
-    }
 }
