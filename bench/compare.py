@@ -439,8 +439,9 @@ def loop_section(table, samples, workloads, names, rounds, loads, svg):
             f"## Spread (lowest – highest of the {rounds} rounds)\n\n", "\n".join(spread) + "\n\n",
             "## What each peer runs\n\n"
             "- **aio-epoll / aio-portable**: `bench/Aio.Bench` on each backend: `CallSoon` with the state "
-            "overload, `CallLater`, `CallSoonThreadSafe` from one other thread, `LoopTask`s awaiting "
-            "`LoopTask.Yield()`, two `AsyncQueue<int>`, `LoopTask`s awaiting one `Future<bool>`.\n"
+            "overload, `CallLater`, `CallSoonThreadSafe` from one other thread, `async LoopTask` methods awaiting "
+            "`LoopTask.Yield()`, two `AsyncQueue<int>`, `async LoopTask` methods awaiting one `Future<bool>` (Aio's "
+            "native coroutines; `tasks-delegate` / `memory-delegate` measure `loop.CreateTask(async () => ...)`).\n"
             "- **dotnet-threadpool**: `bench/DotNetPeers`, no loop: a self-requeuing "
             "`IThreadPoolWorkItem` (global queue), one-shot `System.Threading.Timer`s, thread-pool posts "
             "from one thread counted with `Interlocked` (run in parallel by the pool), `async Task` "

@@ -14,7 +14,7 @@ using Aio.Bench;
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.Error.WriteLine("usage: Aio.Bench WORKLOAD [--backend epoll|portable] [--n N]");
-    Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names) + ", memory");
+    Console.Error.WriteLine("workloads: " + string.Join(", ", Workloads.Names) + ", memory, memory-delegate");
     Console.Error.WriteLine("       Aio.Bench echo-server --port P [--api protocol|streams|streams-bytes] [--backend epoll|portable]");
     Console.Error.WriteLine("       Aio.Bench echo-client --port P [--conns 10] [--size 1024] [--seconds 5] [--mode loop|threads]");
     return 2;
@@ -78,18 +78,18 @@ if (workload is "echo-server" or "echo-client")
 }
 
 string impl = "aio-" + (EventLoopOptions.Resolve(backend) == LoopBackend.Epoll ? "epoll" : "portable");
-if (workload == "memory")
+if (workload is "memory" or "memory-delegate")
 {
     long tasks = n ?? Memory.DefaultTasks;
-    (double rss, double managed) = Memory.Run(options, tasks);
+    (double rss, double managed) = Memory.Run(options, tasks, delegates: workload == "memory-delegate");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{{\"impl\": \"{impl}\", \"workload\": \"memory\", \"ops\": {tasks}, \"bytes_per_task\": {rss:F1}, \"managed_bytes_per_task\": {managed:F1}}}"));
+        $"{{\"impl\": \"{impl}\", \"workload\": \"{workload}\", \"ops\": {tasks}, \"bytes_per_task\": {rss:F1}, \"managed_bytes_per_task\": {managed:F1}}}"));
     return 0;
 }
 
 if (!Workloads.TryGet(workload, out Func<EventLoopOptions, long, double>? run, out long defaultOps))
 {
-    Console.Error.WriteLine($"unknown workload '{workload}'; one of: {string.Join(", ", Workloads.Names)}, memory");
+    Console.Error.WriteLine($"unknown workload '{workload}'; one of: {string.Join(", ", Workloads.Names)}, memory, memory-delegate");
     return 2;
 }
 

@@ -13,6 +13,7 @@ internal static class Workloads
         ["timers"] = (Timers, 200_000),
         ["threadsafe"] = (ThreadSafe, 1_000_000),
         ["tasks"] = (Tasks, 1_000_000),
+        ["tasks-delegate"] = (TasksDelegate, 1_000_000),
         ["pingpong"] = (PingPong, 200_000),
     };
 
@@ -82,8 +83,38 @@ internal static class Workloads
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    /// <summary>N task steps: N/10 tasks, each awaiting Sleep(0) ten times; time until all finished.</summary>
+    /// <summary>
+    /// N task steps: N/10 tasks, each awaiting Sleep(0) ten times; time until all finished. The tasks
+    /// are async LoopTask methods, Aio's native coroutines (calling one is create_task(coro())).
+    /// </summary>
     private static double Tasks(EventLoopOptions options, long ops)
+    {
+        using var loop = new EventLoop(options);
+        long tasks = Math.Max(1, ops / 10);
+        return loop.RunUntilComplete(async () =>
+        {
+            long start = Stopwatch.GetTimestamp();
+            var all = new LoopTask[tasks];
+            for (long i = 0; i < tasks; i++)
+            {
+                all[i] = TenYields();
+            }
+
+            await LoopTask.Gather(all);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        });
+    }
+
+    private static async LoopTask TenYields()
+    {
+        for (int step = 0; step < 10; step++)
+        {
+            await LoopTask.Yield();
+        }
+    }
+
+    /// <summary>As <see cref="Tasks"/>, with delegate-bodied tasks (loop.CreateTask(async () => ...)).</summary>
+    private static double TasksDelegate(EventLoopOptions options, long ops)
     {
         using var loop = new EventLoop(options);
         long tasks = Math.Max(1, ops / 10);

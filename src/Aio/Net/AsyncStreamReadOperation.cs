@@ -2,7 +2,7 @@
 // the suspended read coroutine in one object.
 //
 // It is a Future<byte[]>, so awaiting it from a LoopTask makes task cancellation reach it (the
-// awaiter reports it to the task, TaskCore's rule), and it can be handed to Gather or WaitFor through
+// awaiter reports it to the task, TaskState's rule), and it can be handed to Gather or WaitFor through
 // AsyncStreamReadAwaitable.AsFuture. The reader wakes it (data, EOF, error); a wake queues one step
 // on the loop, and the step re-runs the read's rules (AsyncStreamReader.Resume). When the step
 // completes the read it also resumes the code awaiting it, inline: the step is already a loop
@@ -51,7 +51,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem, 
     private object? _continuationState;
     private ExecutionContext? _executionContext;
     private SynchronizationContext? _foreignContext;
-    private TaskCore? _suspendedTask;
+    private ITaskCore? _suspendedTask;
     private Exception? _wokenBy;
     private CancellationTokenRegistration _registration;
     private int _count;

@@ -148,7 +148,7 @@ public sealed class AsyncBarrier
     }
 
     /// <summary>A wait on the barrier; its index is set when the barrier passes.</summary>
-    private sealed class BarrierWaiter(EventLoop loop, TaskCore? task, AsyncBarrier barrier) : SyncWaiter<int>(loop, task, barrier)
+    private sealed class BarrierWaiter(EventLoop loop, ITaskCore? task, AsyncBarrier barrier) : SyncWaiter<int>(loop, task, barrier)
     {
         public int Index { get; set; }
 

@@ -36,7 +36,7 @@ public sealed class AsyncLock : IGrantOwner
     private LoopAffinity _affinity;
     private bool _locked;
     private object? _hold;
-    private TaskCore? _owner;
+    private ITaskCore? _owner;
 
     /// <summary>Whether the lock is held [lock.locked()].</summary>
     public bool IsLocked => _locked;
@@ -48,7 +48,7 @@ public sealed class AsyncLock : IGrantOwner
     internal object? Hold => _hold;
 
     /// <summary>The task holding the lock, when it was taken inside one.</summary>
-    internal TaskCore? Owner => _owner;
+    internal ITaskCore? Owner => _owner;
 
     /// <summary>
     /// Takes the lock [await lock.acquire()]: the returned future completes with a
@@ -69,7 +69,7 @@ public sealed class AsyncLock : IGrantOwner
     public Future<Releaser> AcquireAsync(CancellationToken cancellationToken = default)
     {
         EventLoop loop = _affinity.ForWait(this);
-        TaskCore? task = TaskCore.Current;
+        ITaskCore? task = TaskCore.Current;
         ThrowIfHeldBy(task);
         var waiter = new AcquireWaiter(loop, task, this);
         Start(waiter, timeout: null, cancellationToken);
@@ -88,7 +88,7 @@ public sealed class AsyncLock : IGrantOwner
     public bool TryAcquire()
     {
         _affinity.ForAccess(this);
-        TaskCore? task = TaskCore.Current;
+        ITaskCore? task = TaskCore.Current;
         ThrowIfHeldBy(task);
         if (_locked)
         {
@@ -116,7 +116,7 @@ public sealed class AsyncLock : IGrantOwner
     {
         TimeSpan? limit = WaitTimeout.Check(timeout);
         EventLoop loop = _affinity.ForWait(this);
-        TaskCore? task = TaskCore.Current;
+        ITaskCore? task = TaskCore.Current;
         ThrowIfHeldBy(task);
         var waiter = new BoolWaiter(loop, task, this, this);
         Start(waiter, limit, cancellationToken);
@@ -186,7 +186,7 @@ public sealed class AsyncLock : IGrantOwner
     }
 
     /// <summary>Throws when <paramref name="task"/> holds the lock: taking it again would deadlock.</summary>
-    internal void ThrowIfHeldBy(TaskCore? task)
+    internal void ThrowIfHeldBy(ITaskCore? task)
     {
         if (task is not null && _locked && ReferenceEquals(_owner, task))
         {

@@ -160,7 +160,7 @@ internal sealed class QueueGetWaiter<T> : Future<T>, IQueueWaiterNode<QueueGetWa
     /// </summary>
     public T GetResultForAwaiter()
     {
-        TaskCore? task = TaskCore.Current;
+        ITaskCore? task = TaskCore.Current;
         task?.Resumed(this);
         if (_givenBack)
         {

@@ -2,7 +2,7 @@
 //
 // A wait that cannot complete at once creates one of these, puts it in its primitive's waiter list
 // and returns it; the caller awaits it. Awaiting it from a LoopTask is an Aio await, so cancelling
-// the task cancels this very future (TaskCore's rule) — there is no second future in between whose
+// the task cancels this very future (TaskState's rule) — there is no second future in between whose
 // cancellation would have to be mirrored one loop iteration later.
 //
 // Four things can end a wait, and each runs on the loop thread to completion before any other:
@@ -19,13 +19,13 @@
 // or it was already granted (the timer and token are disarmed, and what follows below applies).
 //
 // Granted, then cancelled. A grant completes the future and the task resumes in a later callback.
-// A cancel of the task in between finds the future done, so TaskCore keeps it for the task's next
+// A cancel of the task in between finds the future done, so TaskState keeps it for the task's next
 // await (_mustCancel) — Aio's rule for a plain future, which would leave the task holding a lock
 // it is about to abandon, or keep a permit from the next waiter until then. asyncio delivers such a cancel at the very await that is resuming
 // (Task.__step throws it into the coroutine), and its Lock and Semaphore catch it there to pass on
 // what the waiter was woken for. Here EndAwait, which the awaiter calls as the task resumes, does
 // the same: when the current task suspended on this waiter (it is still the future the task waits
-// on) and a cancel is pending, the waiter takes the cancel (TaskCore.TakeCancelRequest), gives its
+// on) and a cancel is pending, the waiter takes the cancel (TaskState.TakeCancelRequest), gives its
 // grant back (GiveBack), and throws CancelledError with the request's message. Giving back is the
 // primitive's business: a lock or a permit is released exactly as Release() would (to the next
 // waiter, or freed when nobody waits); a condition wait keeps the lock (a cancelled condition wait
@@ -56,7 +56,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     private TimerHandle? _timer;
     private CancellationTokenRegistration _registration;
 
-    protected SyncWaiter(EventLoop loop, TaskCore? task, object primitive)
+    protected SyncWaiter(EventLoop loop, ITaskCore? task, object primitive)
         : base(loop)
     {
         Task = task;
@@ -69,7 +69,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
 
     public WaiterList? List { get; set; }
 
-    public TaskCore? Task { get; }
+    public ITaskCore? Task { get; }
 
     public virtual object? HoldToken => null;
 
@@ -104,7 +104,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     /// </summary>
     internal sealed override void EndAwait()
     {
-        TaskCore? task = TaskCore.Current;
+        ITaskCore? task = TaskCore.Current;
         bool suspendedHere = task is not null && ReferenceEquals(task.WaitingOn, this);
         base.EndAwait();
         if (suspendedHere && task!.TakeCancelRequest(out string? message))
@@ -200,7 +200,7 @@ internal interface IGrantOwner
 }
 
 /// <summary>An acquisition that yields a <see cref="Releaser"/> (lock, semaphore). No timeout form.</summary>
-internal sealed class AcquireWaiter(EventLoop loop, TaskCore? task, IGrantOwner owner) : SyncWaiter<Releaser>(loop, task, owner)
+internal sealed class AcquireWaiter(EventLoop loop, ITaskCore? task, IGrantOwner owner) : SyncWaiter<Releaser>(loop, task, owner)
 {
     private readonly IGrantOwner _owner = owner;
     private bool _released;
@@ -238,7 +238,7 @@ internal sealed class AcquireWaiter(EventLoop loop, TaskCore? task, IGrantOwner 
 /// event). Given an owner, a true result stands for a lock or permit that a cancel after the grant
 /// gives back.
 /// </summary>
-internal sealed class BoolWaiter(EventLoop loop, TaskCore? task, object primitive, IGrantOwner? owner = null)
+internal sealed class BoolWaiter(EventLoop loop, ITaskCore? task, object primitive, IGrantOwner? owner = null)
     : SyncWaiter<bool>(loop, task, primitive)
 {
     private readonly IGrantOwner? _owner = owner;

@@ -24,22 +24,22 @@ public sealed partial class EventLoop
     /// </summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask CreateTask(Func<Task> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask(this, Checked(body), name), eager);
+        StartTask(new LoopTask(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask(Func{Task}, string?, bool)"/>; the body receives the task's <see cref="ILoopTask.CancellationToken"/>.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask CreateTask(Func<CancellationToken, Task> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask(this, Checked(body), name), eager);
+        StartTask(new LoopTask(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask(Func{Task}, string?, bool)"/>, for a body with a result.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask<T> CreateTask<T>(Func<Task<T>> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask<T>(this, Checked(body), name), eager);
+        StartTask(new LoopTask<T>(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask{T}(Func{Task{T}}, string?, bool)"/>; the body receives the task's token.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask<T> CreateTask<T>(Func<CancellationToken, Task<T>> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask<T>(this, Checked(body), name), eager);
+        StartTask(new LoopTask<T>(this, name), Checked(body), eager);
 
     /// <summary>
     /// Runs <paramref name="body"/> as a task on this loop from any thread and returns a .NET task
@@ -107,12 +107,12 @@ public sealed partial class EventLoop
 
     internal IReadOnlyCollection<ILoopTask> PendingTasks() => _tasks.Pending();
 
-    private TTask StartTask<TTask>(TTask task, bool eager)
-        where TTask : ITaskOwner
+    private TTask StartTask<TTask>(TTask task, Delegate body, bool eager)
+        where TTask : ITaskCore
     {
         CheckClosed();
         CheckThread("CreateTask");
-        task.Core.Schedule(eager || EagerTasks);
+        DelegateTaskRunner.Start(task, body, eager || EagerTasks);
         return task;
     }
 

@@ -12,6 +12,9 @@
 // cancels that future, which is how asyncio delivers CancelledError into the task's pending
 // await without the user passing a token.
 //
+// Outcome. One field holds what the state needs: the cancel message (cancelled), the armed reporter
+// (failed, exception not yet retrieved: it holds the exception) or the exception (retrieved).
+//
 // Lost errors. When a future fails, a small finalizable reporter is allocated (the future itself
 // is never finalizable, so successful futures cost the GC nothing). Reading the exception (through
 // await, Result, or GetException) disarms it; if the future is collected with its exception never
@@ -27,10 +30,8 @@ namespace Aio;
 public abstract class Future
 {
     private State _state;
-    private Exception? _exception;
-    private string? _cancelMessage;
+    private object? _outcome;
     private object? _callbacks;
-    private UnobservedErrorReporter? _reporter;
 
     private protected Future(EventLoop loop)
     {
@@ -62,7 +63,7 @@ public abstract class Future
     public bool IsFaulted => _state == State.Failed;
 
     /// <summary>The message given to <see cref="Cancel"/>, if any.</summary>
-    public string? CancelMessage => _cancelMessage;
+    public string? CancelMessage => _state == State.Cancelled ? (string?)_outcome : null;
 
     /// <summary>
     /// Cancels the future [future.cancel(msg)]: if it is pending it becomes cancelled, its callbacks
@@ -80,8 +81,7 @@ public abstract class Future
     {
         ArgumentNullException.ThrowIfNull(exception);
         ThrowIfDone();
-        _exception = exception;
-        _reporter = new UnobservedErrorReporter(Loop, this is ILoopTask ? "Task exception was never retrieved" : "Future exception was never retrieved", exception, ToString());
+        _outcome = new UnobservedErrorReporter(Loop, this is ILoopTask ? "Task exception was never retrieved" : "Future exception was never retrieved", exception, ToString());
         Complete(State.Failed);
     }
 
@@ -101,7 +101,7 @@ public abstract class Future
                 throw NewCancelledError();
             default:
                 MarkObserved();
-                return _exception;
+                return _state == State.Failed ? (Exception)_outcome! : null;
         }
     }
 
@@ -160,7 +160,7 @@ public abstract class Future
                     break;
                 default:
                     future.MarkObserved();
-                    completion.SetException(future._exception!);
+                    completion.SetException((Exception)future._outcome!);
                     break;
             }
         });
@@ -190,7 +190,7 @@ public abstract class Future
                 throw NewCancelledError();
             default:
                 MarkObserved();
-                ExceptionDispatchInfo.Throw(_exception!);
+                ExceptionDispatchInfo.Throw((Exception)_outcome!);
                 return;
         }
     }
@@ -202,10 +202,8 @@ public abstract class Future
     private protected void ResetToPending()
     {
         _state = State.Pending;
-        _exception = null;
-        _cancelMessage = null;
+        _outcome = null;
         _callbacks = null;
-        _reporter = null;
     }
 
     /// <summary>Marks the future succeeded and schedules its callbacks; the caller stored the result first.</summary>
@@ -230,13 +228,13 @@ public abstract class Future
             return false;
         }
 
-        _cancelMessage = message;
+        _outcome = message;
         Complete(State.Cancelled);
         return true;
     }
 
     /// <summary>A fresh error for awaiting a cancelled future.</summary>
-    private protected CancelledError NewCancelledError() => new(_cancelMessage);
+    private protected CancelledError NewCancelledError() => new(CancelMessage);
 
     /// <summary>
     /// The end of an await of this future (the awaiters' GetResult): tells the current task it
@@ -250,8 +248,17 @@ public abstract class Future
         ThrowIfNotSucceeded();
     }
 
+    /// <summary>Cancels without task semantics, for a task ending cancelled.</summary>
+    internal bool CancelAsDone(string? message) => TryCancel(message);
+
     /// <summary>Called by the awaiter when code suspends on this future.</summary>
-    internal void OnAwait(Action continuation)
+    internal void OnAwait(Action continuation) => OnAwait((object)continuation);
+
+    /// <summary>
+    /// Called when code suspends on this future: <paramref name="continuation"/> is an
+    /// <see cref="Action"/> or a loop work item (an async LoopTask method's box).
+    /// </summary>
+    internal void OnAwait(object continuation)
     {
         TaskCore.Current?.WaitOn(this);
         if (IsDone)
@@ -267,10 +274,10 @@ public abstract class Future
     /// <summary>Records that the failure was delivered to someone.</summary>
     private protected void MarkObserved()
     {
-        if (_reporter is { } reporter)
+        if (_outcome is UnobservedErrorReporter reporter)
         {
             reporter.Disarm();
-            _reporter = null;
+            _outcome = reporter.Exception;
         }
     }
 

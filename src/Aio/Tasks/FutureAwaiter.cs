@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Aio;
 
 /// <summary>Awaits a <see cref="Future"/>; the compiler uses it, user code need not.</summary>
-public readonly struct FutureAwaiter : ICriticalNotifyCompletion
+public readonly struct FutureAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
 {
     private readonly Future _future;
 
@@ -20,10 +20,12 @@ public readonly struct FutureAwaiter : ICriticalNotifyCompletion
 
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
+
+    void ILoopAwaiter.OnCompleted(ILoopWorkItem step) => _future.OnAwait(step);
 }
 
 /// <summary>Awaits a <see cref="Future{T}"/> and yields its result; the compiler uses it, user code need not.</summary>
-public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion
+public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaiter
 {
     private readonly Future<T> _future;
 
@@ -40,6 +42,18 @@ public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion
 
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
+
+    void ILoopAwaiter.OnCompleted(ILoopWorkItem step) => _future.OnAwait(step);
+}
+
+/// <summary>
+/// An Aio awaiter that can resume an async LoopTask method's box directly (a loop work item), with
+/// no continuation delegate: the method builder uses it for every Aio await.
+/// </summary>
+internal interface ILoopAwaiter
+{
+    /// <summary>Runs <paramref name="step"/> on the loop when the awaited thing is done (as UnsafeOnCompleted).</summary>
+    void OnCompleted(ILoopWorkItem step);
 }
 
 /// <summary>Runs a continuation inside the execution context captured when it was registered.</summary>

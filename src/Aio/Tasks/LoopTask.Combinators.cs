@@ -1,6 +1,6 @@
 namespace Aio;
 
-public sealed partial class LoopTask
+public partial class LoopTask
 {
     /// <summary>
     /// Waits for every future and returns their results in order [asyncio.gather]. The first
@@ -161,7 +161,7 @@ public sealed partial class LoopTask
             return result();
         }
 
-        TaskCore self = TaskCore.Current!;
+        ITaskCore self = TaskCore.Current!;
         bool timedOut = false;
         TimerHandle timer = future.Loop.CallLater(timeout.Value, () =>
         {

@@ -3,7 +3,7 @@ namespace Aio;
 // The timeout entry points [asyncio.timeout, asyncio.timeout_at; trio.move_on_after/move_on_at].
 // Each creates a TimeoutScope and runs the body under it in the current task; see TimeoutScope
 // for why the body is a delegate rather than the block of a using statement.
-public sealed partial class LoopTask
+public partial class LoopTask
 {
     /// <summary>
     /// Creates a timeout scope whose deadline is <paramref name="delay"/> of loop time from now, or

@@ -1,44 +1,45 @@
+using System.Runtime.CompilerServices;
+
 namespace Aio;
 
 /// <summary>
-/// An async method running on the loop as an asyncio Task [asyncio.Task]: created by
-/// <see cref="EventLoop.CreateTask(Func{Task}, string?, bool)"/>, first step on the next iteration
+/// An async method running on the loop as an asyncio Task [asyncio.Task]. Either an
+/// <c>async LoopTask</c> method — calling it on the loop's thread creates the task, as
+/// <c>asyncio.create_task(coro())</c> does — or a delegate given to
+/// <see cref="EventLoop.CreateTask(Func{Task}, string?, bool)"/>. First step on the next iteration
 /// (or at once when eager), cancellable without a token. Await it, or read its outcome with
 /// <see cref="Future.ThrowIfNotSucceeded"/> once done. Loop thread only.
 /// </summary>
-public sealed partial class LoopTask : Future, ILoopTask, ITaskOwner
+[AsyncMethodBuilder(typeof(LoopTaskMethodBuilder))]
+public partial class LoopTask : Future, ILoopTask, ITaskCore
 {
-    private readonly TaskCore _core;
-    private readonly Delegate _body;
+    private TaskState _state;
 
-    internal LoopTask(EventLoop loop, Delegate body, string? name)
-        : base(loop)
-    {
-        _body = body;
-        _core = new TaskCore(this, name);
-    }
+    internal LoopTask(EventLoop loop, string? name)
+        : base(loop) => _state = new TaskState(name);
+
+    /// <summary>Reports a task collected while pending ("Task was destroyed but it is pending!").</summary>
+    ~LoopTask() => _state.ReportDestroyed(this, Name);
 
     /// <summary>
     /// The task whose code is running [asyncio.current_task()], or null outside any task. Flows
-    /// across every await of the task's async method.
+    /// across every await of the task's method and of the async methods it calls.
     /// </summary>
-    public static ILoopTask? Current => TaskCore.Current?.Task;
+    public static ILoopTask? Current => TaskCore.Current;
 
     /// <inheritdoc />
     public string Name
     {
-        get => _core.Name;
-        set => _core.Name = value ?? throw new ArgumentNullException(nameof(value));
+        get => _state.Name;
+        set => _state.Name = value ?? throw new ArgumentNullException(nameof(value));
     }
 
     /// <inheritdoc />
-    public CancellationToken CancellationToken => _core.Token;
+    public CancellationToken CancellationToken => _state.Token;
 
-    Future ITaskOwner.Future => this;
+    ref TaskState ITaskCore.State => ref _state;
 
-    TaskCore ITaskOwner.Core => _core;
-
-    internal TaskCore Core => _core;
+    Future? ITaskCore.WaitingOn => _state.WaitingOn;
 
     /// <summary>The pending tasks of <paramref name="loop"/> (default: the running loop) [asyncio.all_tasks()].</summary>
     /// <exception cref="InvalidOperationException">No loop was given and none is running.</exception>
@@ -62,39 +63,62 @@ public sealed partial class LoopTask : Future, ILoopTask, ITaskOwner
     public static SleepAwaitable Yield() => new(EventLoop.GetRunningLoop(), null);
 
     /// <inheritdoc />
-    public override bool Cancel(string? message = null) => _core.Cancel(message);
+    public override bool Cancel(string? message = null) => _state.Cancel(this, message);
 
     /// <inheritdoc />
-    public int Cancelling() => _core.Cancelling();
+    public int Cancelling() => _state.Cancelling;
 
     /// <inheritdoc />
-    public int Uncancel() => _core.Uncancel();
+    public int Uncancel() => _state.Uncancel();
 
     /// <inheritdoc />
     public override string ToString() => $"<LoopTask {Name} {StateText(this)}>";
 
-    Task ITaskOwner.StartBody() => _body switch
-    {
-        Func<Task> plain => plain(),
-        _ => ((Func<CancellationToken, Task>)_body)(_core.Token),
-    };
+    void ITaskCore.WaitOn(Future future) => _state.WaitOn(future);
 
-    void ITaskOwner.CompleteFrom(Task body)
+    void ITaskCore.Resumed(Future future) => _state.Resumed(future);
+
+    void ITaskCore.ThrowIfCancelRequested()
     {
-        body.GetAwaiter().GetResult();
-        CompleteSucceeded();
+        if (_state.TakeCancelRequest(out string? message))
+        {
+            throw new CancelledError(message);
+        }
     }
 
-    void ITaskOwner.CancelFuture(string? message) => TryCancel(message);
+    bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 
-    void ITaskOwner.FailFuture(Exception exception) => SetException(exception);
+    void ITaskCore.FinishWith(Exception exception) => _state.FinishWith(this, exception);
+
+    void ITaskCore.FinishCancelled() => _state.FinishCancelled(this);
+
+    void ITaskCore.FinishFrom(Task body)
+    {
+        try
+        {
+            body.GetAwaiter().GetResult();
+        }
+        catch (Exception exception)
+        {
+            _state.FinishWith(this, exception);
+            return;
+        }
+
+        Succeed();
+    }
+
+    /// <summary>The body returned: the task succeeds (or ends cancelled by a request no await took).</summary>
+    internal void Succeed()
+    {
+        if (_state.TrySucceed(this))
+        {
+            CompleteSucceeded();
+        }
+    }
 
     /// <summary>What <paramref name="task"/> is suspended on, for shutdown and debugging reports.</summary>
-    internal static string DescribeWait(ILoopTask task)
-    {
-        TaskCore core = ((ITaskOwner)task).Core;
-        return core.WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
-    }
+    internal static string DescribeWait(ILoopTask task) =>
+        ((ITaskCore)task).WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
 
     internal static string StateText(Future future) =>
         !future.IsDone ? "pending" : future.IsCancelled ? "cancelled" : future.IsCompletedSuccessfully ? "finished" : "failed";

@@ -1,59 +1,91 @@
+using System.Runtime.CompilerServices;
+
 namespace Aio;
 
 /// <summary>
-/// An async method with a result, running on the loop as an asyncio Task [asyncio.Task]; see
-/// <see cref="LoopTask"/>. Await it for the result, or read <see cref="Future{T}.Result"/> once done.
-/// Loop thread only.
+/// An async method with a result, running on the loop as an asyncio Task [asyncio.Task]: an
+/// <c>async LoopTask&lt;T&gt;</c> method or a delegate given to
+/// <see cref="EventLoop.CreateTask{T}(Func{Task{T}}, string?, bool)"/>; see <see cref="LoopTask"/>.
+/// Await it for the result, or read <see cref="Future{T}.Result"/> once done. Loop thread only.
 /// </summary>
-public sealed class LoopTask<T> : Future<T>, ILoopTask, ITaskOwner
+[AsyncMethodBuilder(typeof(LoopTaskMethodBuilder<>))]
+public class LoopTask<T> : Future<T>, ILoopTask, ITaskCore
 {
-    private readonly TaskCore _core;
-    private readonly Delegate _body;
+    private TaskState _state;
 
-    internal LoopTask(EventLoop loop, Delegate body, string? name)
-        : base(loop)
-    {
-        _body = body;
-        _core = new TaskCore(this, name);
-    }
+    internal LoopTask(EventLoop loop, string? name)
+        : base(loop) => _state = new TaskState(name);
+
+    /// <summary>Reports a task collected while pending ("Task was destroyed but it is pending!").</summary>
+    ~LoopTask() => _state.ReportDestroyed(this, Name);
 
     /// <inheritdoc />
     public string Name
     {
-        get => _core.Name;
-        set => _core.Name = value ?? throw new ArgumentNullException(nameof(value));
+        get => _state.Name;
+        set => _state.Name = value ?? throw new ArgumentNullException(nameof(value));
     }
 
     /// <inheritdoc />
-    public CancellationToken CancellationToken => _core.Token;
+    public CancellationToken CancellationToken => _state.Token;
 
-    Future ITaskOwner.Future => this;
+    ref TaskState ITaskCore.State => ref _state;
 
-    TaskCore ITaskOwner.Core => _core;
-
-    internal TaskCore Core => _core;
+    Future? ITaskCore.WaitingOn => _state.WaitingOn;
 
     /// <inheritdoc />
-    public override bool Cancel(string? message = null) => _core.Cancel(message);
+    public override bool Cancel(string? message = null) => _state.Cancel(this, message);
 
     /// <inheritdoc />
-    public int Cancelling() => _core.Cancelling();
+    public int Cancelling() => _state.Cancelling;
 
     /// <inheritdoc />
-    public int Uncancel() => _core.Uncancel();
+    public int Uncancel() => _state.Uncancel();
 
     /// <inheritdoc />
     public override string ToString() => $"<LoopTask {Name} {LoopTask.StateText(this)}>";
 
-    Task ITaskOwner.StartBody() => _body switch
+    void ITaskCore.WaitOn(Future future) => _state.WaitOn(future);
+
+    void ITaskCore.Resumed(Future future) => _state.Resumed(future);
+
+    void ITaskCore.ThrowIfCancelRequested()
     {
-        Func<Task<T>> plain => plain(),
-        _ => ((Func<CancellationToken, Task<T>>)_body)(_core.Token),
-    };
+        if (_state.TakeCancelRequest(out string? message))
+        {
+            throw new CancelledError(message);
+        }
+    }
 
-    void ITaskOwner.CompleteFrom(Task body) => SetResult(((Task<T>)body).GetAwaiter().GetResult());
+    bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 
-    void ITaskOwner.CancelFuture(string? message) => TryCancel(message);
+    void ITaskCore.FinishWith(Exception exception) => _state.FinishWith(this, exception);
 
-    void ITaskOwner.FailFuture(Exception exception) => SetException(exception);
+    void ITaskCore.FinishCancelled() => _state.FinishCancelled(this);
+
+    void ITaskCore.FinishFrom(Task body)
+    {
+        T result;
+        try
+        {
+            result = ((Task<T>)body).GetAwaiter().GetResult();
+        }
+        catch (Exception exception)
+        {
+            _state.FinishWith(this, exception);
+            return;
+        }
+
+        Succeed(result);
+    }
+
+    /// <summary>The body returned <paramref name="result"/>: the task succeeds (or ends cancelled by a request no await took).</summary>
+    internal void Succeed(T result)
+    {
+        if (_state.TrySucceed(this))
+        {
+            StoreResult(result);
+            CompleteSucceeded();
+        }
+    }
 }

@@ -21,6 +21,9 @@ internal sealed class UnobservedErrorReporter
         _future = future;
     }
 
+    /// <summary>The failure being watched.</summary>
+    public Exception Exception => _exception;
+
     ~UnobservedErrorReporter() => ReportFromFinalizer(_loop, new ExceptionContext(_message, _exception) { Future = _future });
 
     /// <summary>Hands a report from the finalizer thread to the loop, or logs it when the loop is closed.</summary>

@@ -22,7 +22,7 @@ public readonly struct SleepAwaitable
     public Awaiter GetAwaiter() => new(_loop, _future);
 
     /// <summary>Awaits a sleep; the compiler uses it, user code need not.</summary>
-    public readonly struct Awaiter : ICriticalNotifyCompletion
+    public readonly struct Awaiter : ICriticalNotifyCompletion, ILoopAwaiter
     {
         private readonly EventLoop _loop;
         private readonly SleepFuture? _future;
@@ -51,6 +51,18 @@ public readonly struct SleepAwaitable
 
         /// <summary>Schedules the continuation, flowing the execution context.</summary>
         public void OnCompleted(Action continuation) => UnsafeOnCompleted(FlowingContinuation.Wrap(continuation));
+
+        void ILoopAwaiter.OnCompleted(ILoopWorkItem step)
+        {
+            if (_future is null)
+            {
+                _loop.TryPost(step, null);
+            }
+            else
+            {
+                _future.OnAwait(step);
+            }
+        }
 
         /// <summary>Schedules the continuation.</summary>
         public void UnsafeOnCompleted(Action continuation)

@@ -42,7 +42,7 @@ public sealed class TaskGroup : IAsyncDisposable
 {
     private const string ErrorsMessage = "Unhandled errors in a TaskGroup.";
     private readonly EventLoop _loop;
-    private readonly TaskCore _parent;
+    private readonly ITaskCore _parent;
     private readonly int _parentCancellingAtEntry;
     private readonly HashSet<Future> _tasks = [];
     private readonly List<Exception> _errors = [];
@@ -342,10 +342,10 @@ public sealed class TaskGroup : IAsyncDisposable
         }
 
         _errors.Add(error);
-        if (_parent.Task.IsDone)
+        if (_parent.IsDone)
         {
             _loop.CallExceptionHandler(new ExceptionContext(
-                $"Task {task} failed but the parent task of its TaskGroup, {_parent.Task}, is already done", error)
+                $"Task {task} failed but the parent task of its TaskGroup, {_parent}, is already done", error)
             { Future = task });
             return;
         }
@@ -359,7 +359,7 @@ public sealed class TaskGroup : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether the body's exception is a cancellation (TaskCore's rule: any OCE while a cancel is requested).</summary>
+    /// <summary>Whether the body's exception is a cancellation (TaskState's rule: any OCE while a cancel is requested).</summary>
     private bool IsCancellation(Exception error) =>
         error is CancelledError || (error is OperationCanceledException && _parent.Cancelling() > 0);
 

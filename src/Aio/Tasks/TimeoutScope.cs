@@ -14,7 +14,7 @@
 // The rule (asyncio 3.12+). On entry the scope records the task's Cancelling() count and arms a
 // timer at When (a plain CallSoon when When has already passed, so the expiry precedes the body's
 // first await as it does in asyncio). When it fires, the scope becomes "expiring" and cancels the
-// task [TaskCore.Cancel]: the task's pending Aio await throws CancelledError. On exit the timer is
+// task [TaskState.Cancel]: the task's pending Aio await throws CancelledError. On exit the timer is
 // disarmed; an expired scope always withdraws its request (Uncancel), and if the count is then
 // back to (or below) what it was on entry and the body ended with a cancellation, that
 // cancellation was the scope's own: RunAsync throws TimeoutException (inner: the cancellation),
@@ -25,7 +25,7 @@
 //
 // Any OperationCanceledException counts as the cancellation, not only CancelledError: a foreign
 // await that honours the task's CancellationToken ends with TaskCanceledException when the scope
-// cancels the task, and that is the scope's expiry too (TaskCore treats it the same way).
+// cancels the task, and that is the scope's expiry too (TaskState treats it the same way).
 using System.Globalization;
 
 namespace Aio;
@@ -47,7 +47,7 @@ namespace Aio;
 public sealed class TimeoutScope
 {
     private EventLoop? _loop;
-    private TaskCore? _task;
+    private ITaskCore? _task;
     private Handle? _timer;
     private Action? _onTimeout;
     private double? _when;
@@ -261,7 +261,7 @@ public sealed class TimeoutScope
                 "This timeout scope has already run a body; a scope runs one. Create a new one with LoopTask.Timeout or LoopTask.TimeoutAt.");
         }
 
-        TaskCore task = TaskCore.Current ?? throw new InvalidOperationException(
+        ITaskCore task = TaskCore.Current ?? throw new InvalidOperationException(
             "A timeout scope must run inside a LoopTask, which it cancels when the deadline passes; start the code with loop.CreateTask(...) (code run by RunUntilComplete(Func<Task>) alone is not a task).");
         if (!task.Loop.IsOnLoopThread)
         {
@@ -319,7 +319,7 @@ public sealed class TimeoutScope
     {
         _timer?.Cancel();
         _timer = null;
-        TaskCore task = _task!;
+        ITaskCore task = _task!;
         _task = null;
         if (_state == State.Expiring)
         {

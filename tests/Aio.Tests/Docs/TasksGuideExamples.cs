@@ -8,6 +8,30 @@ namespace Aio.Tests.Docs;
 public sealed class TasksGuideExamples
 {
     [Fact]
+    public void Example_AsyncLoopTaskMethodsAreTasks()
+    {
+        // guide: method
+        static async LoopTask<int> Fetch(int id)
+        {
+            await LoopTask.Sleep(TimeSpan.FromMilliseconds(id));   // any Aio await
+            return id * 10;
+        }
+
+        using var loop = new EventLoop();
+        int total = loop.RunUntilComplete(async () =>
+        {
+            LoopTask<int> first = Fetch(1);    // both tasks are running now
+            LoopTask<int> second = Fetch(2);
+            return await first + await second;
+        });
+        Console.WriteLine(total);   // 30
+        // end guide
+
+        Assert.Equal(30, total);
+        Assert.Throws<InvalidOperationException>(() => Fetch(1));
+    }
+
+    [Fact]
     public void Example_CancelReachesThePendingAwait()
     {
         // guide: cancel
