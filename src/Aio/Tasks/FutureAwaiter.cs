@@ -68,3 +68,34 @@ internal static class FlowingContinuation
             : () => ExecutionContext.Run(context, static state => ((Action)state!)(), continuation);
     }
 }
+
+/// <summary>
+/// Calls <see cref="ILoopAwaiter.OnCompleted"/> on an awaiter of type <typeparamref name="TAwaiter"/>
+/// without boxing it, whatever the JIT's optimization level: a method builder knows the awaiter
+/// only as an <see cref="INotifyCompletion"/>, and casting a struct to the interface would box it
+/// (32 B per await) wherever the JIT does not elide that box (tier 0, debug builds). Made once per
+/// awaiter type: a delegate over a constrained generic call, or null for awaiters that are not Aio's.
+/// </summary>
+internal static class LoopAwaiter<TAwaiter>
+{
+    /// <summary>The awaiter's <see cref="ILoopAwaiter.OnCompleted"/> taken by reference, or null.</summary>
+    public static readonly OnCompletedByRef? OnCompleted = Make();
+
+    /// <summary>Registers <paramref name="step"/> with the awaiter.</summary>
+    public delegate void OnCompletedByRef(ref TAwaiter awaiter, ILoopWorkItem step);
+
+    private static OnCompletedByRef? Make() =>
+        typeof(ILoopAwaiter).IsAssignableFrom(typeof(TAwaiter))
+            ? typeof(LoopAwaiterCalls).GetMethod(nameof(LoopAwaiterCalls.OnCompleted))!
+                .MakeGenericMethod(typeof(TAwaiter))
+                .CreateDelegate<OnCompletedByRef>()
+            : null;
+}
+
+/// <summary>The constrained call behind <see cref="LoopAwaiter{TAwaiter}"/>.</summary>
+internal static class LoopAwaiterCalls
+{
+    /// <summary>Calls the awaiter's OnCompleted through the constraint (no box).</summary>
+    public static void OnCompleted<TAwaiter>(ref TAwaiter awaiter, ILoopWorkItem step)
+        where TAwaiter : ILoopAwaiter => awaiter.OnCompleted(step);
+}

@@ -50,9 +50,9 @@ public struct LoopTaskMethodBuilder
     {
         var box = (LoopTaskBox<TStateMachine>)_task!;
         box.Suspend();
-        if (default(TAwaiter) is not null && awaiter is ILoopAwaiter)
+        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
         {
-            ((ILoopAwaiter)awaiter).OnCompleted(box);
+            onCompleted(ref awaiter, box);
         }
         else
         {
@@ -67,9 +67,9 @@ public struct LoopTaskMethodBuilder
     {
         var box = (LoopTaskBox<TStateMachine>)_task!;
         box.Suspend();
-        if (default(TAwaiter) is not null && awaiter is ILoopAwaiter)
+        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
         {
-            ((ILoopAwaiter)awaiter).OnCompleted(box);
+            onCompleted(ref awaiter, box);
         }
         else
         {
@@ -122,9 +122,9 @@ public struct LoopTaskMethodBuilder<TResult>
     {
         var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
         box.Suspend();
-        if (default(TAwaiter) is not null && awaiter is ILoopAwaiter)
+        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
         {
-            ((ILoopAwaiter)awaiter).OnCompleted(box);
+            onCompleted(ref awaiter, box);
         }
         else
         {
@@ -139,9 +139,9 @@ public struct LoopTaskMethodBuilder<TResult>
     {
         var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
         box.Suspend();
-        if (default(TAwaiter) is not null && awaiter is ILoopAwaiter)
+        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
         {
-            ((ILoopAwaiter)awaiter).OnCompleted(box);
+            onCompleted(ref awaiter, box);
         }
         else
         {

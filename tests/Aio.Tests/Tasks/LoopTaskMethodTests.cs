@@ -26,6 +26,35 @@ public abstract class LoopTaskMethodTests : LoopTestBase
     }
 
     [Fact]
+    public void Steps_YieldAndCompletedFutureAwaits_AllocateNothing()
+    {
+        EventLoop loop = NewLoop();
+        long allocated = -1;
+        loop.RunUntilComplete(async () => await MeasureSteps(loop, bytes => allocated = bytes));
+
+        Assert.Equal(0, allocated);
+    }
+
+    private static async LoopTask MeasureSteps(EventLoop loop, Action<long> report)
+    {
+        Future<int> done = loop.CreateFuture<int>();
+        done.SetResult(1);
+        for (int i = 0; i < 100; i++)
+        {
+            await LoopTask.Yield(); // warm up: first-await setup, JIT tiers
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            await LoopTask.Yield();
+            await done;
+        }
+
+        report(GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Call_EagerTasks_RunsFirstStepInsideTheCall()
     {
         EventLoop loop = NewLoop();
