@@ -281,7 +281,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
 
     private static async Task ForeignThenSleep(List<string> log)
     {
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         log.Add("sleeping");
         try
         {
@@ -441,20 +441,20 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         int result = 0;
         await TaskGroup.RunAsync(async group =>
         {
-            await Task.Run(() => Thread.Sleep(1));
+            await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
             _ = group.CreateTask(async () => await LoopTask.Yield());
             await LoopTask.Yield();
             result++;
         });
         await using (var group = new TaskGroup())
         {
-            _ = group.CreateTask(async () => await Task.Run(() => Thread.Sleep(1)));
+            _ = group.CreateTask(async () => await Task.Run(() => Thread.Sleep(1))); // allow-real-time: a foreign await
             result++;
         }
 
         await LoopTask.TimeoutAsync(TimeSpan.FromHours(1), async () =>
         {
-            await Task.Run(() => Thread.Sleep(1));
+            await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
             await LoopTask.Sleep(TimeSpan.FromMilliseconds(1));
             result++;
         });
@@ -585,7 +585,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         checks.Add(ReferenceEquals(LoopTask.Current, self));
         await LoopTask.Sleep(TimeSpan.FromSeconds(1));
         checks.Add(ReferenceEquals(LoopTask.Current, self));
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         checks.Add(ReferenceEquals(LoopTask.Current, self));
         await HelperWithForeignAndAioAwaits();
         checks.Add(ReferenceEquals(LoopTask.Current, self));
@@ -598,9 +598,9 @@ public abstract class LoopTaskMethodTests : LoopTestBase
 
     private static async Task HelperWithForeignAndAioAwaits()
     {
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         await LoopTask.Yield();
-        await Task.Delay(1);
+        await Task.Delay(1); // allow-real-time: a foreign timer await
     }
 
     private static async LoopTask<bool> HelperSeesTask()
@@ -630,7 +630,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
 
     private static async Task<ILoopTask?> CurrentAfterForeignAwait()
     {
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         return LoopTask.Current;
     }
 
@@ -641,7 +641,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         LoopTask child = loop.CreateTask(async () =>
         {
             await LoopTask.Yield();
-            await Task.Run(() => Thread.Sleep(1));
+            await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
             inDelegate = LoopTask.Current;
         });
         await child;
@@ -657,7 +657,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         bool first = SynchronizationContext.Current == loop.SynchronizationContext;
         await LoopTask.Yield();
         bool afterAio = SynchronizationContext.Current == loop.SynchronizationContext;
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         return first && afterAio && SynchronizationContext.Current == loop.SynchronizationContext;
     }
 
@@ -666,7 +666,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         string seen = local.Value + "-seen";
         local.Value = "method";
         await LoopTask.Yield();
-        await Task.Run(() => Thread.Sleep(1));
+        await Task.Run(() => Thread.Sleep(1)); // allow-real-time: a foreign await that resumes from another thread
         return local.Value + "|" + seen;
     }
 
