@@ -58,64 +58,101 @@ internal static class LoopTaskBoxes
     }
 }
 
-/// <summary>An async LoopTask method's task and state machine. Loop thread only.</summary>
-internal sealed class LoopTaskBox<TStateMachine> : LoopTask, ILoopWorkItem
+/// <summary>The box of an async LoopTask method: its task, holding the method's <see cref="MethodSteps{TStateMachine}"/>.</summary>
+internal interface IMethodBox<TStateMachine> : ITaskCore, ILoopWorkItem
     where TStateMachine : IAsyncStateMachine
 {
-    private static readonly ContextCallback RunStateMachine = static box => ((LoopTaskBox<TStateMachine>)box!).StateMachine.MoveNext();
+    /// <summary>The state machine and the stepping state, in the box.</summary>
+    ref MethodSteps<TStateMachine> Steps { get; }
+
+    /// <summary>Runs the method's next step (the target of <see cref="MethodSteps{TStateMachine}.MoveNextAction"/>).</summary>
+    void MoveNext();
+}
+
+/// <summary>
+/// The stepping shared by both boxes: the compiler's state machine, the execution context of the
+/// next step, the MoveNext delegate for awaiters that are not Aio's, and the first-step and
+/// suspension rules. Lives inside the box (reached by reference); loop thread only.
+/// </summary>
+internal struct MethodSteps<TStateMachine>
+    where TStateMachine : IAsyncStateMachine
+{
+    private static readonly ContextCallback RunStep = static box => ((IMethodBox<TStateMachine>)box!).Steps.StateMachine.MoveNext();
     private static readonly ContextCallback RunFirstStep = static state =>
     {
-        var box = (LoopTaskBox<TStateMachine>)state!;
+        var box = (IMethodBox<TStateMachine>)state!;
         TaskCore.Enter(box);
-        box.StateMachine.MoveNext();
+        box.Steps.StateMachine.MoveNext();
     };
 
     /// <summary>The compiler's state machine (copied in by the builder before the first step).</summary>
-    public TStateMachine StateMachine = default!;
+    public TStateMachine StateMachine;
 
     private ExecutionContext? _context;
     private Action? _moveNext;
 
-    public LoopTaskBox(EventLoop loop)
-        : base(loop, null)
-    {
-    }
-
-    /// <summary>MoveNext as a delegate, for awaiters that are not Aio's.</summary>
-    public Action MoveNextAction => _moveNext ??= MoveNext;
-
-    /// <summary>Captures the creator's context and schedules the first step.</summary>
-    public void Start()
+    /// <summary>Captures the creator's context and schedules the first step of <paramref name="box"/>.</summary>
+    public void Start(IMethodBox<TStateMachine> box)
     {
         _context = ExecutionContext.Capture();
-        LoopTaskBoxes.Schedule(this, this);
+        LoopTaskBoxes.Schedule(box, box);
     }
 
-    /// <summary>The method suspends: the next step runs in the context it has now.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Suspend() => _context = ExecutionContext.Capture();
+    /// <summary>
+    /// The method suspends on <paramref name="awaiter"/>: the next step runs in the context it has
+    /// now. An Aio awaiter queues the box itself (true); for any other the caller registers
+    /// <see cref="MoveNextAction"/> (false).
+    /// </summary>
+    public bool SuspendOn<TAwaiter>(IMethodBox<TStateMachine> box, ref TAwaiter awaiter)
+    {
+        _context = ExecutionContext.Capture();
+        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        {
+            onCompleted(ref awaiter, box);
+            return true;
+        }
 
-    void ILoopWorkItem.Execute(object? state)
+        return false;
+    }
+
+    /// <summary>The box's MoveNext as a delegate, made once.</summary>
+    public Action MoveNextAction(IMethodBox<TStateMachine> box) => _moveNext ??= box.MoveNext;
+
+    /// <summary>The box's work item: the first step (queued with <see cref="LoopTaskBoxes.FirstStep"/>) or a resumption.</summary>
+    public void Execute(IMethodBox<TStateMachine> box, object? state)
     {
         if (state != LoopTaskBoxes.FirstStep)
         {
-            MoveNext();
+            Step(box);
         }
-        else if (LoopTaskBoxes.BeginFirstStep(this))
+        else if (LoopTaskBoxes.BeginFirstStep(box))
         {
-            FirstStep();
+            FirstStep(box);
         }
     }
 
-    private void FirstStep()
+    /// <summary>Runs the next step in the context captured at the suspension.</summary>
+    public void Step(IMethodBox<TStateMachine> box)
     {
         if (_context is { } context)
         {
-            ExecutionContext.Run(context, RunFirstStep, this);
+            ExecutionContext.Run(context, RunStep, box);
+        }
+        else
+        {
+            StateMachine.MoveNext();
+        }
+    }
+
+    private void FirstStep(IMethodBox<TStateMachine> box)
+    {
+        if (_context is { } context)
+        {
+            ExecutionContext.Run(context, RunFirstStep, box);
             return;
         }
 
-        ITaskCore? previous = TaskCore.Enter(this);
+        ITaskCore? previous = TaskCore.Enter(box);
         try
         {
             StateMachine.MoveNext();
@@ -123,99 +160,32 @@ internal sealed class LoopTaskBox<TStateMachine> : LoopTask, ILoopWorkItem
         finally
         {
             TaskCore.Exit(previous);
-        }
-    }
-
-    private void MoveNext()
-    {
-        if (_context is { } context)
-        {
-            ExecutionContext.Run(context, RunStateMachine, this);
-        }
-        else
-        {
-            StateMachine.MoveNext();
         }
     }
 }
 
-/// <summary>An async LoopTask&lt;T&gt; method's task and state machine. Loop thread only.</summary>
-internal sealed class LoopTaskBox<TResult, TStateMachine> : LoopTask<TResult>, ILoopWorkItem
+/// <summary>An async LoopTask method's task and state machine. Loop thread only.</summary>
+internal sealed class LoopTaskBox<TStateMachine>(EventLoop loop) : LoopTask(loop, null), IMethodBox<TStateMachine>
     where TStateMachine : IAsyncStateMachine
 {
-    private static readonly ContextCallback RunStateMachine = static box => ((LoopTaskBox<TResult, TStateMachine>)box!).StateMachine.MoveNext();
-    private static readonly ContextCallback RunFirstStep = static state =>
-    {
-        var box = (LoopTaskBox<TResult, TStateMachine>)state!;
-        TaskCore.Enter(box);
-        box.StateMachine.MoveNext();
-    };
+    private MethodSteps<TStateMachine> _steps;
 
-    /// <summary>The compiler's state machine (copied in by the builder before the first step).</summary>
-    public TStateMachine StateMachine = default!;
+    public ref MethodSteps<TStateMachine> Steps => ref _steps;
 
-    private ExecutionContext? _context;
-    private Action? _moveNext;
+    public void MoveNext() => _steps.Step(this);
 
-    public LoopTaskBox(EventLoop loop)
-        : base(loop, null)
-    {
-    }
+    void ILoopWorkItem.Execute(object? state) => _steps.Execute(this, state);
+}
 
-    /// <summary>MoveNext as a delegate, for awaiters that are not Aio's.</summary>
-    public Action MoveNextAction => _moveNext ??= MoveNext;
+/// <summary>An async LoopTask&lt;T&gt; method's task and state machine. Loop thread only.</summary>
+internal sealed class LoopTaskBox<TResult, TStateMachine>(EventLoop loop) : LoopTask<TResult>(loop, null), IMethodBox<TStateMachine>
+    where TStateMachine : IAsyncStateMachine
+{
+    private MethodSteps<TStateMachine> _steps;
 
-    /// <summary>Captures the creator's context and schedules the first step.</summary>
-    public void Start()
-    {
-        _context = ExecutionContext.Capture();
-        LoopTaskBoxes.Schedule(this, this);
-    }
+    public ref MethodSteps<TStateMachine> Steps => ref _steps;
 
-    /// <summary>The method suspends: the next step runs in the context it has now.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Suspend() => _context = ExecutionContext.Capture();
+    public void MoveNext() => _steps.Step(this);
 
-    void ILoopWorkItem.Execute(object? state)
-    {
-        if (state != LoopTaskBoxes.FirstStep)
-        {
-            MoveNext();
-        }
-        else if (LoopTaskBoxes.BeginFirstStep(this))
-        {
-            FirstStep();
-        }
-    }
-
-    private void FirstStep()
-    {
-        if (_context is { } context)
-        {
-            ExecutionContext.Run(context, RunFirstStep, this);
-            return;
-        }
-
-        ITaskCore? previous = TaskCore.Enter(this);
-        try
-        {
-            StateMachine.MoveNext();
-        }
-        finally
-        {
-            TaskCore.Exit(previous);
-        }
-    }
-
-    private void MoveNext()
-    {
-        if (_context is { } context)
-        {
-            ExecutionContext.Run(context, RunStateMachine, this);
-        }
-        else
-        {
-            StateMachine.MoveNext();
-        }
-    }
+    void ILoopWorkItem.Execute(object? state) => _steps.Execute(this, state);
 }

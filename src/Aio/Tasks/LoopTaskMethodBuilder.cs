@@ -28,8 +28,8 @@ public struct LoopTaskMethodBuilder
     {
         var box = new LoopTaskBox<TStateMachine>(LoopTaskBoxes.RunningLoop());
         _task = box;
-        box.StateMachine = stateMachine;
-        box.Start();
+        box.Steps.StateMachine = stateMachine;
+        box.Steps.Start(box);
     }
 
     /// <summary>Not used: the task is the box.</summary>
@@ -49,14 +49,9 @@ public struct LoopTaskMethodBuilder
         where TStateMachine : IAsyncStateMachine
     {
         var box = (LoopTaskBox<TStateMachine>)_task!;
-        box.Suspend();
-        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        if (!box.Steps.SuspendOn(box, ref awaiter))
         {
-            onCompleted(ref awaiter, box);
-        }
-        else
-        {
-            awaiter.OnCompleted(box.MoveNextAction);
+            awaiter.OnCompleted(box.Steps.MoveNextAction(box));
         }
     }
 
@@ -66,14 +61,9 @@ public struct LoopTaskMethodBuilder
         where TStateMachine : IAsyncStateMachine
     {
         var box = (LoopTaskBox<TStateMachine>)_task!;
-        box.Suspend();
-        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        if (!box.Steps.SuspendOn(box, ref awaiter))
         {
-            onCompleted(ref awaiter, box);
-        }
-        else
-        {
-            awaiter.UnsafeOnCompleted(box.MoveNextAction);
+            awaiter.UnsafeOnCompleted(box.Steps.MoveNextAction(box));
         }
     }
 }
@@ -100,8 +90,8 @@ public struct LoopTaskMethodBuilder<TResult>
     {
         var box = new LoopTaskBox<TResult, TStateMachine>(LoopTaskBoxes.RunningLoop());
         _task = box;
-        box.StateMachine = stateMachine;
-        box.Start();
+        box.Steps.StateMachine = stateMachine;
+        box.Steps.Start(box);
     }
 
     /// <summary>Not used: the task is the box.</summary>
@@ -121,14 +111,9 @@ public struct LoopTaskMethodBuilder<TResult>
         where TStateMachine : IAsyncStateMachine
     {
         var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
-        box.Suspend();
-        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        if (!box.Steps.SuspendOn(box, ref awaiter))
         {
-            onCompleted(ref awaiter, box);
-        }
-        else
-        {
-            awaiter.OnCompleted(box.MoveNextAction);
+            awaiter.OnCompleted(box.Steps.MoveNextAction(box));
         }
     }
 
@@ -138,14 +123,9 @@ public struct LoopTaskMethodBuilder<TResult>
         where TStateMachine : IAsyncStateMachine
     {
         var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
-        box.Suspend();
-        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        if (!box.Steps.SuspendOn(box, ref awaiter))
         {
-            onCompleted(ref awaiter, box);
-        }
-        else
-        {
-            awaiter.UnsafeOnCompleted(box.MoveNextAction);
+            awaiter.UnsafeOnCompleted(box.Steps.MoveNextAction(box));
         }
     }
 }
