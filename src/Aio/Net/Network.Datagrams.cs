@@ -222,16 +222,7 @@ public static partial class Network
         EndPoint? address,
         bool connected)
     {
-        DatagramProtocol protocol;
-        try
-        {
-            protocol = protocolFactory() ?? throw new InvalidOperationException("The protocol factory returned null.");
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        DatagramProtocol protocol = MakeProtocol(protocolFactory, socket);
 
         var made = new Future<bool>(loop);
         var transport = new DatagramTransport(loop, socket, protocol, address, connected, made);

@@ -40,30 +40,8 @@ public static partial class Network
                     throw;
                 }
 
-                Protocol protocol;
-                try
-                {
-                    protocol = protocolFactory() ?? throw new InvalidOperationException("The protocol factory returned null.");
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-
-                var made = new Future<bool>(loop);
-                var transport = new SocketTransport(loop, socket, protocol, made, server: null, peerName: endPoint);
-                try
-                {
-                    await made;
-                }
-                catch
-                {
-                    transport.Close();
-                    throw;
-                }
-
-                return ((ITransport)transport, protocol);
+                Protocol protocol = MakeProtocol(protocolFactory, socket);
+                return (await MakeTransportAsync(loop, socket, protocol, endPoint), protocol);
             },
             "create-unix-connection",
             eager: true);
@@ -127,19 +105,6 @@ public static partial class Network
             server.AddCloseCleanup(() => UnixSocketPath.RemoveIfSame(path, inode));
         }
 
-        if (options.StartServing)
-        {
-            try
-            {
-                server.StartServing();
-            }
-            catch
-            {
-                server.Close();
-                throw;
-            }
-        }
-
-        return server;
+        return StartServingIfAsked(server, options.StartServing);
     }
 }

@@ -119,24 +119,35 @@ public static partial class Network
             throw CombinedError(errors);
         }
 
-        Protocol protocol;
+        Protocol protocol = MakeProtocol(protocolFactory, socket);
+        if (tls is not null)
+        {
+            return (await TlsTransport.ConnectAsync(loop, socket, protocol, tls, host), protocol);
+        }
+
+        return (await MakeTransportAsync(loop, socket, protocol, peerName: null), protocol);
+    }
+
+    /// <summary>Calls the factory for a connected socket; the socket is disposed if it throws or returns null.</summary>
+    private static T MakeProtocol<T>(Func<T> protocolFactory, Socket socket)
+        where T : class
+    {
         try
         {
-            protocol = protocolFactory() ?? throw new InvalidOperationException("The protocol factory returned null.");
+            return protocolFactory() ?? throw new InvalidOperationException("The protocol factory returned null.");
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+    }
 
-        if (tls is not null)
-        {
-            return (await TlsTransport.ConnectAsync(loop, socket, protocol, tls, host), protocol);
-        }
-
+    /// <summary>Binds a connected socket to its protocol; completes once ConnectionMade ran (the transport is closed if that fails or is cancelled).</summary>
+    private static async Task<ITransport> MakeTransportAsync(EventLoop loop, Socket socket, Protocol protocol, EndPoint? peerName)
+    {
         var made = new Future<bool>(loop);
-        var transport = new SocketTransport(loop, socket, protocol, made, server: null);
+        var transport = new SocketTransport(loop, socket, protocol, made, server: null, peerName);
         try
         {
             await made;
@@ -147,7 +158,26 @@ public static partial class Network
             throw;
         }
 
-        return (transport, protocol);
+        return transport;
+    }
+
+    /// <summary>Starts serving unless the options say not to; a server that cannot start is closed.</summary>
+    private static Server StartServingIfAsked(Server server, bool startServing)
+    {
+        if (startServing)
+        {
+            try
+            {
+                server.StartServing();
+            }
+            catch
+            {
+                server.Close();
+                throw;
+            }
+        }
+
+        return server;
     }
 
     /// <summary>A non-blocking connect; completes when the socket is connected (SO_ERROR says 0).</summary>
@@ -230,21 +260,7 @@ public static partial class Network
         }
 
         List<Socket> sockets = BindAll(addresses, port, options);
-        var server = new Server(loop, sockets, protocolFactory, options.Backlog, options.Tls);
-        if (options.StartServing)
-        {
-            try
-            {
-                server.StartServing();
-            }
-            catch
-            {
-                server.Close();
-                throw;
-            }
-        }
-
-        return server;
+        return StartServingIfAsked(new Server(loop, sockets, protocolFactory, options.Backlog, options.Tls), options.StartServing);
     }
 
     /// <summary>Creates and binds one socket per address (asyncio's rules); all or nothing.</summary>
