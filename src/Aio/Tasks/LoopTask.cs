@@ -78,13 +78,7 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
 
     void ITaskCore.Resumed(Future future) => _state.Resumed(future);
 
-    void ITaskCore.ThrowIfCancelRequested()
-    {
-        if (_state.TakeCancelRequest(out string? message))
-        {
-            throw new CancelledError(message);
-        }
-    }
+    void ITaskCore.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
 
     bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 

@@ -49,13 +49,7 @@ public class LoopTask<T> : Future<T>, ILoopTask, ITaskCore
 
     void ITaskCore.Resumed(Future future) => _state.Resumed(future);
 
-    void ITaskCore.ThrowIfCancelRequested()
-    {
-        if (_state.TakeCancelRequest(out string? message))
-        {
-            throw new CancelledError(message);
-        }
-    }
+    void ITaskCore.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
 
     bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 

@@ -131,6 +131,15 @@ internal struct TaskState
         }
     }
 
+    /// <summary>At a suspension with no future (Sleep(0), Yield): throws a pending cancellation.</summary>
+    public void ThrowIfCancelRequested()
+    {
+        if (TakeCancelRequest(out string? message))
+        {
+            throw new CancelledError(message);
+        }
+    }
+
     public bool TakeCancelRequest(out string? message)
     {
         if (_cancel is not { MustCancel: true } cancel)
