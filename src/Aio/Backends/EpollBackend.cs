@@ -12,6 +12,14 @@
 // registered leaves epoll by itself; later calls that shrink its interest and fail with EBADF or
 // ENOENT are therefore expected and ignored. When interest grows, a MOD that finds the descriptor
 // gone becomes an ADD (its number was reused), and an ADD that finds it present becomes a MOD.
+// Any other failure is the OS refusing (EBADF for a descriptor that is not open, EPERM for a
+// regular file): it surfaces as a Win32Exception carrying the errno, asyncio's OSError, and the
+// registration is left as it was, so the loop can roll its own bookkeeping back.
+//
+// Lifetime without Close. Both descriptors are held by SafeHandles and the event array is managed
+// (pinned) memory, so a loop dropped without Close() releases everything when it is collected:
+// the handles' finalizers close the epoll instance and the eventfd.
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -23,22 +31,27 @@ namespace Aio.Backends;
 internal sealed unsafe class EpollBackend : IoBackend
 {
     private readonly int _epoll;
+    private readonly SafeFileHandle _epollHandle;
     private readonly SafeFileHandle _wakeHandle;
     private readonly int _wakeFd;
     private readonly Dictionary<int, IoRegistration> _registrations = new();
-    private byte* _events;
+    private byte[] _events;
     private int _capacity;
     private bool _disposed;
 
-    private EpollBackend(int epoll, int wakeFd)
+    private EpollBackend(SafeFileHandle epoll, SafeFileHandle wake)
     {
-        _epoll = epoll;
-        _wakeFd = wakeFd;
-        _wakeHandle = new SafeFileHandle(wakeFd, ownsHandle: true);
+        _epollHandle = epoll;
+        _epoll = (int)epoll.DangerousGetHandle();
+        _wakeHandle = wake;
+        _wakeFd = (int)wake.DangerousGetHandle();
         _capacity = 64;
-        _events = (byte*)NativeMemory.Alloc((nuint)(_capacity * EpollEventSize));
-        Control(EpollCtlAdd, wakeFd, EpollIn, adding: true);
+        _events = GC.AllocateUninitializedArray<byte>(_capacity * EpollEventSize, pinned: true);
+        Control(EpollCtlAdd, _wakeFd, EpollIn, adding: true);
     }
+
+    /// <summary>The epoll instance's descriptor (tests check that a dropped loop releases it).</summary>
+    internal SafeHandle EpollHandle => _epollHandle;
 
     /// <summary>Creates the epoll instance and its wake-up eventfd.</summary>
     /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
@@ -55,15 +68,26 @@ internal sealed unsafe class EpollBackend : IoBackend
             throw Failure("epoll_create1");
         }
 
+        var epollHandle = new SafeFileHandle(epoll, ownsHandle: true);
         int wake = EventFd(0, EfdCloexec | EfdNonblock);
         if (wake < 0)
         {
             int error = Marshal.GetLastPInvokeError();
-            _ = LinuxNative.Close(epoll);
+            epollHandle.Dispose();
             throw Failure("eventfd", error);
         }
 
-        return new EpollBackend(epoll, wake);
+        var wakeHandle = new SafeFileHandle(wake, ownsHandle: true);
+        try
+        {
+            return new EpollBackend(epollHandle, wakeHandle);
+        }
+        catch
+        {
+            wakeHandle.Dispose();
+            epollHandle.Dispose();
+            throw;
+        }
     }
 
     public override string Name => "epoll";
@@ -79,9 +103,10 @@ internal sealed unsafe class EpollBackend : IoBackend
             return;
         }
 
+        byte* buffer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_events)); // pinned array
         int count = timeoutMs == 0
-            ? EpollWaitNoWait(_epoll, _events, _capacity, 0)
-            : EpollWait(_epoll, _events, _capacity, timeoutMs);
+            ? EpollWaitNoWait(_epoll, buffer, _capacity, 0)
+            : EpollWait(_epoll, buffer, _capacity, timeoutMs);
         if (count < 0)
         {
             int error = Marshal.GetLastPInvokeError();
@@ -95,7 +120,7 @@ internal sealed unsafe class EpollBackend : IoBackend
 
         for (int i = 0; i < count; i++)
         {
-            byte* entry = _events + (i * EpollEventSize);
+            byte* entry = buffer + (i * EpollEventSize);
             uint events = Unsafe.ReadUnaligned<uint>(entry);
             int fd = (int)Unsafe.ReadUnaligned<ulong>(entry + EpollDataOffset);
             if (fd == _wakeFd)
@@ -175,9 +200,7 @@ internal sealed unsafe class EpollBackend : IoBackend
         _disposed = true;
         _registrations.Clear();
         _wakeHandle.Dispose();
-        _ = LinuxNative.Close(_epoll);
-        NativeMemory.Free(_events);
-        _events = null;
+        _epollHandle.Dispose();
     }
 
     // adding: whether interest grows; only then may a descriptor epoll forgot be added back.
@@ -204,9 +227,16 @@ internal sealed unsafe class EpollBackend : IoBackend
                 Control(EpollCtlMod, fd, events, adding);
                 return;
             default:
-                throw Failure("epoll_ctl", error);
+                throw Failure($"epoll_ctl({OperationName(operation)}) on descriptor {fd}", error);
         }
     }
+
+    private static string OperationName(int operation) => operation switch
+    {
+        EpollCtlAdd => "ADD",
+        EpollCtlMod => "MOD",
+        _ => "DEL",
+    };
 
     private void DrainWake()
     {
@@ -217,15 +247,14 @@ internal sealed unsafe class EpollBackend : IoBackend
     private void GrowEvents()
     {
         int capacity = _capacity * 2;
-        byte* events = (byte*)NativeMemory.Alloc((nuint)(capacity * EpollEventSize));
-        NativeMemory.Free(_events);
-        _events = events;
+        _events = GC.AllocateUninitializedArray<byte>(capacity * EpollEventSize, pinned: true);
         _capacity = capacity;
     }
 
-    private static InvalidOperationException Failure(string call, int? error = null)
+    /// <summary>An OS error as .NET reports one from a system call: a Win32Exception whose NativeErrorCode is the errno.</summary>
+    private static Win32Exception Failure(string call, int? error = null)
     {
         int code = error ?? Marshal.GetLastPInvokeError();
-        return new InvalidOperationException($"{call} failed: {Marshal.GetPInvokeErrorMessage(code)} (errno {code}).");
+        return new Win32Exception(code, $"{call} failed: {Marshal.GetPInvokeErrorMessage(code)} (errno {code}).");
     }
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Aio.Backends;
 
@@ -8,10 +10,12 @@ namespace Aio.Backends;
 /// </summary>
 internal sealed class IoRegistration
 {
-    public IoRegistration(int fd, Socket? socket)
+    public IoRegistration(int fd, Socket? socket, SafeHandle? descriptor = null)
     {
+        Debug.Assert(socket is null != descriptor is null, "a registration is for a socket or for a raw descriptor");
         Fd = fd;
         Socket = socket;
+        Descriptor = descriptor;
     }
 
     /// <summary>The OS descriptor (on Windows, the socket handle truncated; used as a key only).</summary>
@@ -19,6 +23,15 @@ internal sealed class IoRegistration
 
     /// <summary>The socket, when the registration was made for one; null for a raw descriptor.</summary>
     public Socket? Socket { get; }
+
+    /// <summary>The raw descriptor's handle, when the registration was made for one; null for a socket.</summary>
+    public SafeHandle? Descriptor { get; set; }
+
+    /// <summary>
+    /// Whether the descriptor this registration was made for has been closed: its number may now
+    /// name another file, so the registration must never be applied to (or reported for) that one.
+    /// </summary>
+    public bool IsStale => Socket is { } socket ? socket.SafeHandle.IsClosed : Descriptor!.IsClosed;
 
     /// <summary>The callback run when the descriptor is readable, or null.</summary>
     public Handle? Reader { get; set; }

@@ -37,12 +37,7 @@ internal sealed partial class RunSession
 
         DisposeResources(registry);
         LogClosing(_logger, null);
-        foreach (PosixSignalRegistration registration in _signals)
-        {
-            registration.Dispose();
-        }
-
-        _signals.Clear();
+        ReleaseSignals();
         _loop.Close();
         LogBye(_logger, null);
     }
@@ -77,9 +72,11 @@ internal sealed partial class RunSession
         foreach (Future done in result.Done)
         {
             // Shutdown retrieves every outcome, so nothing is reported as "never retrieved" later.
-            if (done.IsFaulted && done.GetException() is { } error and not OperationCanceledException)
+            // Main's failure is the run's own (exit code 1, logged); any other task's goes to the
+            // loop's exception handler, as asyncio.run's _cancel_all_tasks reports it.
+            if (done.IsFaulted && done.GetException() is { } error and not OperationCanceledException && !ReferenceEquals(done, _main))
             {
-                LogTaskFailedDuringShutdown(_logger, ((ILoopTask)done).Name, error);
+                _loop.CallExceptionHandler(new ExceptionContext("unhandled exception during Runner.Run() shutdown", error) { Future = done });
             }
         }
 
@@ -131,9 +128,6 @@ internal sealed partial class RunSession
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The shutdown callback failed.")]
     private static partial void LogCallbackFailed(ILogger logger, Exception error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {Name} failed during shutdown.")]
-    private static partial void LogTaskFailedDuringShutdown(ILogger logger, string name, Exception error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {Name} did not exit within {Seconds} s of shutdown; it waits on {Waiting}.")]
     private static partial void LogRefused(ILogger logger, string name, double seconds, string waiting, Exception? error);

@@ -3,7 +3,15 @@
 // Signals are registered with .NET directly (not through EventLoop.AddSignalHandler) because the
 // decision to force an exit must not wait for the loop: the first stop signal posts the shutdown
 // handler to the loop; any later one (or one arriving once shutdown has begun) exits the process
-// at once from .NET's signal thread, even if a task is hogging the loop thread.
+// at once from .NET's signal thread, even if a task is hogging the loop thread. A stop signal
+// inherited as ignored (a background start without job control) is made to work for the run, as
+// Python's add_signal_handler does; InheritedSignalIgnore.cs explains how and why.
+//
+// Outcomes, as asyncio.run: main's failure is the run's failure (exit code 1); with
+// StopWhenMainCompletes, a main cancelled by anything but the shutdown itself is a failure too
+// (asyncio.run raises CancelledError); a task that fails while shutdown waits for it goes to the
+// loop's exception handler ("unhandled exception during Runner.Run() shutdown", with the task), as
+// asyncio.run reports it, so a custom handler sees it.
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +25,7 @@ internal sealed partial class RunSession : IDisposable
     private readonly ILogger _logger;
     private readonly EventLoop _loop;
     private readonly List<PosixSignalRegistration> _signals = [];
+    private List<int> _overriddenIgnores = [];
     private Exception? _failure;
     private LoopTask? _main;
     private int _signalsReceived;
@@ -60,13 +69,23 @@ internal sealed partial class RunSession : IDisposable
 
     public void Dispose()
     {
+        ReleaseSignals();
+        _loop.Dispose();
+    }
+
+    /// <summary>Gives the stop signals back to .NET and puts back an inherited ignore. Idempotent.</summary>
+    private void ReleaseSignals()
+    {
         foreach (PosixSignalRegistration registration in _signals)
         {
             registration.Dispose();
         }
 
         _signals.Clear();
-        _loop.Dispose();
+        if (OperatingSystem.IsLinux())
+        {
+            InheritedSignalIgnore.Restore(_overriddenIgnores);
+        }
     }
 
     private void Start()
@@ -97,6 +116,15 @@ internal sealed partial class RunSession : IDisposable
             _signals.Add(PosixSignalRegistration.Create(signal, OnSignal));
         }
 
+        if (OperatingSystem.IsLinux())
+        {
+            _overriddenIgnores = InheritedSignalIgnore.Override(_options.StopSignals, out string? problem);
+            if (problem is not null)
+            {
+                LogSignalProblem(_logger, problem, null);
+            }
+        }
+
         _main = _loop.CreateTask(_body, "main");
         _main.AddDoneCallback(done =>
         {
@@ -104,6 +132,12 @@ internal sealed partial class RunSession : IDisposable
             {
                 LogMainFailed(_logger, error);
                 _failure ??= error;
+            }
+            else if (done.IsCancelled && !_shuttingDown && _options.StopWhenMainCompletes)
+            {
+                // asyncio.run raises CancelledError: a cancelled main did not complete.
+                LogMainCancelled(_logger, null);
+                _failure ??= new CancelledError(done.CancelMessage ?? "The main task was cancelled before shutdown.");
             }
 
             if (!_shuttingDown && (_options.StopWhenMainCompletes || (_options.StopOnUnhandledErrors && done.IsFaulted)))
@@ -162,6 +196,12 @@ internal sealed partial class RunSession : IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The main task failed.")]
     private static partial void LogMainFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The main task was cancelled (StopWhenMainCompletes): the application did not complete.")]
+    private static partial void LogMainCancelled(ILogger logger, Exception? error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stop signals: {Problem}.")]
+    private static partial void LogSignalProblem(ILogger logger, string problem, Exception? error);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "The application failed; exit code 1.")]
     private static partial void LogFailure(ILogger logger, Exception error);

@@ -7,6 +7,7 @@ namespace Aio;
 public sealed partial class EventLoop
 {
     private readonly Dictionary<int, IoRegistration> _io = new();
+    private readonly Dictionary<int, OwnedSocket> _ownedSockets = new();
 
     /// <summary>
     /// Runs <paramref name="callback"/> on the loop whenever <paramref name="socket"/> is readable
@@ -14,12 +15,29 @@ public sealed partial class EventLoop
     /// (level-triggered). Replaces any reader already installed for the socket. Loop thread only.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket is closed.</exception>
-    /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
-    public void AddReader(Socket socket, Action callback) => SetInterest(Register(socket), callback, read: true);
+    /// <exception cref="InvalidOperationException">
+    /// A transport owns the socket ("File descriptor N is used by transport ..."; use the transport's
+    /// own methods, or close it first), the loop is closed, or (debug mode) the call comes from another thread.
+    /// </exception>
+    /// <exception cref="System.ComponentModel.Win32Exception">The OS refused to watch the descriptor (its errno is <c>NativeErrorCode</c>); nothing stays registered.</exception>
+    public void AddReader(Socket socket, Action callback)
+    {
+        CheckNotOwnedByTransport(socket);
+        SetInterest(Register(socket), callback, read: true);
+    }
 
-    /// <summary>As <see cref="AddReader(Socket, Action)"/> for a raw Unix descriptor (a pipe, an eventfd, ...). Epoll backend only.</summary>
+    /// <summary>
+    /// As <see cref="AddReader(Socket, Action)"/> for a raw Unix descriptor (a pipe, an eventfd, ...).
+    /// Epoll backend only. A descriptor number reused after the handle registered under it was
+    /// closed gets a fresh registration: the stale one's callbacks never run for the new file.
+    /// </summary>
+    /// <exception cref="System.ComponentModel.Win32Exception">The OS refused to watch the descriptor (EBADF, EPERM for a regular file, ...; errno in <c>NativeErrorCode</c>); nothing stays registered.</exception>
     /// <exception cref="NotSupportedException">The loop's backend cannot watch raw descriptors; use <see cref="LoopBackend.Epoll"/>.</exception>
-    public void AddReader(SafeHandle descriptor, Action callback) => SetInterest(Register(descriptor), callback, read: true);
+    public void AddReader(SafeHandle descriptor, Action callback)
+    {
+        CheckNotOwnedByTransport(descriptor);
+        SetInterest(Register(descriptor), callback, read: true);
+    }
 
     /// <summary>
     /// Runs <paramref name="callback"/> on the loop whenever <paramref name="socket"/> is writable
@@ -27,24 +45,138 @@ public sealed partial class EventLoop
     /// Loop thread only.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket is closed.</exception>
-    /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
-    public void AddWriter(Socket socket, Action callback) => SetInterest(Register(socket), callback, read: false);
+    /// <exception cref="InvalidOperationException">A transport owns the socket, the loop is closed, or (debug mode) the call comes from another thread.</exception>
+    /// <exception cref="System.ComponentModel.Win32Exception">The OS refused to watch the descriptor (its errno is <c>NativeErrorCode</c>); nothing stays registered.</exception>
+    public void AddWriter(Socket socket, Action callback)
+    {
+        CheckNotOwnedByTransport(socket);
+        SetInterest(Register(socket), callback, read: false);
+    }
 
     /// <summary>As <see cref="AddWriter(Socket, Action)"/> for a raw Unix descriptor. Epoll backend only.</summary>
+    /// <exception cref="System.ComponentModel.Win32Exception">The OS refused to watch the descriptor (errno in <c>NativeErrorCode</c>); nothing stays registered.</exception>
     /// <exception cref="NotSupportedException">The loop's backend cannot watch raw descriptors; use <see cref="LoopBackend.Epoll"/>.</exception>
-    public void AddWriter(SafeHandle descriptor, Action callback) => SetInterest(Register(descriptor), callback, read: false);
+    public void AddWriter(SafeHandle descriptor, Action callback)
+    {
+        CheckNotOwnedByTransport(descriptor);
+        SetInterest(Register(descriptor), callback, read: false);
+    }
 
-    /// <summary>Stops watching <paramref name="socket"/> for reading [loop.remove_reader]. Returns whether a reader was installed.</summary>
-    public bool RemoveReader(Socket socket) => RemoveInterest(FindKey(socket), read: true);
+    /// <summary>
+    /// Stops watching <paramref name="socket"/> for reading [loop.remove_reader]. Returns whether a
+    /// reader was installed. Works on a socket closed since, so a registration can always be cleaned up.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A transport owns the socket (see <see cref="AddReader(Socket, Action)"/>).</exception>
+    public bool RemoveReader(Socket socket)
+    {
+        CheckNotOwnedByTransport(socket);
+        return RemoveInterest(FindKey(socket), read: true);
+    }
 
-    /// <summary>Stops watching a raw descriptor for reading. Returns whether a reader was installed.</summary>
-    public bool RemoveReader(SafeHandle descriptor) => RemoveInterest(KeyOf(descriptor), read: true);
+    /// <summary>
+    /// Stops watching a raw descriptor for reading. Returns whether a reader was installed. Works on
+    /// a handle closed since (the registration made through it is found and removed).
+    /// </summary>
+    public bool RemoveReader(SafeHandle descriptor)
+    {
+        CheckNotOwnedByTransport(descriptor);
+        return RemoveInterest(FindKey(descriptor), read: true);
+    }
 
-    /// <summary>Stops watching <paramref name="socket"/> for writing [loop.remove_writer]. Returns whether a writer was installed.</summary>
-    public bool RemoveWriter(Socket socket) => RemoveInterest(FindKey(socket), read: false);
+    /// <summary>
+    /// Stops watching <paramref name="socket"/> for writing [loop.remove_writer]. Returns whether a
+    /// writer was installed. Works on a socket closed since.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A transport owns the socket (see <see cref="AddReader(Socket, Action)"/>).</exception>
+    public bool RemoveWriter(Socket socket)
+    {
+        CheckNotOwnedByTransport(socket);
+        return RemoveInterest(FindKey(socket), read: false);
+    }
 
-    /// <summary>Stops watching a raw descriptor for writing. Returns whether a writer was installed.</summary>
-    public bool RemoveWriter(SafeHandle descriptor) => RemoveInterest(KeyOf(descriptor), read: false);
+    /// <summary>Stops watching a raw descriptor for writing. Returns whether a writer was installed. Works on a handle closed since.</summary>
+    public bool RemoveWriter(SafeHandle descriptor)
+    {
+        CheckNotOwnedByTransport(descriptor);
+        return RemoveInterest(FindKey(descriptor), read: false);
+    }
+
+    /// <summary>Installs a transport's own reader or writer: no ownership check [asyncio's _add_reader]. Loop thread only.</summary>
+    internal void WatchOwnSocket(Socket socket, Action callback, bool read) => SetInterest(Register(socket), callback, read);
+
+    /// <summary>Removes a transport's own reader or writer: no ownership check [asyncio's _remove_reader]. Loop thread only.</summary>
+    internal bool UnwatchOwnSocket(Socket socket, bool read) => RemoveInterest(FindKey(socket), read);
+
+    /// <summary>
+    /// Records that <paramref name="owner"/> (a transport) owns <paramref name="socket"/>: until it is
+    /// closing or releases the socket, the public reader/writer and <c>Sock*Async</c> calls on it
+    /// throw. Loop thread only. Backend-independent: the loop, not the backend, keeps the record.
+    /// </summary>
+    /// <returns>The key to pass to <see cref="ReleaseSocket"/>.</returns>
+    internal int ClaimSocket(Socket socket, ISocketOwner owner)
+    {
+        int key = KeyOf(socket);
+        _ownedSockets[key] = new OwnedSocket(socket, owner);
+        return key;
+    }
+
+    /// <summary>Forgets <paramref name="owner"/>'s claim made under <paramref name="key"/> (no effect if another owner holds it now).</summary>
+    internal void ReleaseSocket(int key, ISocketOwner owner)
+    {
+        if (_ownedSockets.TryGetValue(key, out OwnedSocket owned) && ReferenceEquals(owned.Owner, owner))
+        {
+            _ = _ownedSockets.Remove(key);
+        }
+    }
+
+    /// <summary>How many sockets transports own (tests check that closed transports let go).</summary>
+    internal int OwnedSocketCount => _ownedSockets.Count;
+
+    /// <summary>Throws when a transport that is not closing owns <paramref name="socket"/> [asyncio's _ensure_fd_no_transport].</summary>
+    /// <exception cref="InvalidOperationException">A transport owns the socket.</exception>
+    internal void CheckNotOwnedByTransport(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (_ownedSockets.Count == 0 || socket.SafeHandle.IsClosed)
+        {
+            return;
+        }
+
+        int key = (int)socket.SafeHandle.DangerousGetHandle();
+        if (_ownedSockets.TryGetValue(key, out OwnedSocket owned) && ReferenceEquals(owned.Socket, socket))
+        {
+            ThrowIfOwnerActive(key, owned);
+        }
+    }
+
+    /// <summary>As <see cref="CheckNotOwnedByTransport(Socket)"/> for a raw handle naming a transport's socket.</summary>
+    private void CheckNotOwnedByTransport(SafeHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        if (_ownedSockets.Count == 0 || descriptor.IsClosed || descriptor.IsInvalid)
+        {
+            return;
+        }
+
+        int key = (int)descriptor.DangerousGetHandle();
+        if (_ownedSockets.TryGetValue(key, out OwnedSocket owned) && !owned.Socket.SafeHandle.IsClosed)
+        {
+            ThrowIfOwnerActive(key, owned);
+        }
+    }
+
+    private static void ThrowIfOwnerActive(int key, OwnedSocket owned)
+    {
+        if (!owned.Owner.IsClosing)
+        {
+            throw new InvalidOperationException(
+                $"File descriptor {key} is used by transport {owned.Owner}; use the transport's own methods (PauseReading/ResumeReading, Write, Close) " +
+                "or close the transport before using its socket directly.");
+        }
+    }
+
+    /// <summary>A socket a transport owns.</summary>
+    private readonly record struct OwnedSocket(Socket Socket, ISocketOwner Owner);
 
     /// <summary>How many descriptors have a reader or writer installed (tests check that nothing is left behind).</summary>
     internal int IoRegistrationCount => _io.Count;
@@ -70,7 +202,7 @@ public sealed partial class EventLoop
         return (int)descriptor.DangerousGetHandle();
     }
 
-    /// <summary>The key of a socket's registration, found even when the socket was closed first.</summary>
+    /// <summary>The key of a socket's registration, found even when the socket was closed first; -1 when none.</summary>
     private int FindKey(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
@@ -93,6 +225,29 @@ public sealed partial class EventLoop
         return -1;
     }
 
+    /// <summary>The key of a raw descriptor's registration, found even when its handle was closed first; -1 when none.</summary>
+    private int FindKey(SafeHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        if (!descriptor.IsClosed && !descriptor.IsInvalid)
+        {
+            // An open descriptor is the file its number names now: whatever is registered under the
+            // number (through this handle or another one wrapping the same descriptor) is its.
+            int key = (int)descriptor.DangerousGetHandle();
+            return _io.TryGetValue(key, out IoRegistration? found) && !found.IsStale ? key : -1;
+        }
+
+        foreach (IoRegistration registration in _io.Values)
+        {
+            if (ReferenceEquals(registration.Descriptor, descriptor))
+            {
+                return registration.Fd;
+            }
+        }
+
+        return -1;
+    }
+
     private IoRegistration Register(Socket socket)
     {
         int key = KeyOf(socket);
@@ -106,7 +261,7 @@ public sealed partial class EventLoop
         // stale registration's callbacks must never run for the new socket.
         existing?.Reader?.Cancel();
         existing?.Writer?.Cancel();
-        var registration = new IoRegistration((int)key, socket);
+        var registration = new IoRegistration(key, socket);
         _io[key] = registration;
         return registration;
     }
@@ -121,12 +276,31 @@ public sealed partial class EventLoop
                 $"The {_backend.Name} backend watches sockets only; raw descriptors need the epoll backend (EventLoopOptions.Backend = LoopBackend.Epoll).");
         }
 
-        if (!_io.TryGetValue(key, out IoRegistration? registration))
+        if (_io.TryGetValue(key, out IoRegistration? existing))
         {
-            registration = new IoRegistration(key, socket: null);
-            _io[key] = registration;
+            if (!existing.IsStale)
+            {
+                // The same open descriptor (through this handle or another wrapping it).
+                if (existing.Descriptor is not null)
+                {
+                    existing.Descriptor = descriptor;
+                }
+
+                return existing;
+            }
+
+            // The descriptor registered under this number was closed and the number reused (uvloop
+            // handles this too). The old registration is dropped, never applied to the new file: a
+            // fresh one starts with nothing applied, so the backend adds the new descriptor instead
+            // of skipping a call whose interest mask looks unchanged.
+            existing.Reader?.Cancel();
+            existing.Writer?.Cancel();
+            existing.Reader = null;
+            existing.Writer = null;
         }
 
+        var registration = new IoRegistration(key, socket: null, descriptor);
+        _io[key] = registration;
         return registration;
     }
 
@@ -150,8 +324,33 @@ public sealed partial class EventLoop
             registration.Writer = handle;
         }
 
+        try
+        {
+            ApplyInterest(registration);
+        }
+        catch
+        {
+            // The OS refused (asyncio's OSError from the selector): put back what was there, and
+            // leave no registration that nothing is watching.
+            if (read)
+            {
+                registration.Reader = previous;
+            }
+            else
+            {
+                registration.Writer = previous;
+            }
+
+            handle.Cancel();
+            if (!registration.WantsRead && !registration.WantsWrite && _io.TryGetValue(registration.Fd, out IoRegistration? current) && ReferenceEquals(current, registration))
+            {
+                _io.Remove(registration.Fd);
+            }
+
+            throw;
+        }
+
         previous?.Cancel();
-        ApplyInterest(registration);
     }
 
     private bool RemoveInterest(int key, bool read)

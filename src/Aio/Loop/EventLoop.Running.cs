@@ -31,16 +31,7 @@ public sealed partial class EventLoop
     /// </exception>
     public void RunForever()
     {
-        CheckClosed();
-        if (IsRunning)
-        {
-            throw new InvalidOperationException("This event loop is already running; a loop cannot be run re-entrantly.");
-        }
-
-        if (t_running is not null)
-        {
-            throw new InvalidOperationException("Cannot run the event loop while another loop is running on this thread; run each loop on its own thread.");
-        }
+        CheckCanRun();
 
         SynchronizationContext? previousContext = SynchronizationContext.Current;
         _threadId = Environment.CurrentManagedThreadId;
@@ -136,6 +127,7 @@ public sealed partial class EventLoop
     public void RunUntilComplete(Func<Task> main)
     {
         ArgumentNullException.ThrowIfNull(main);
+        CheckCanRun();
         RunUntilComplete(CreateTask(main, "main"));
     }
 
@@ -144,12 +136,32 @@ public sealed partial class EventLoop
     public T RunUntilComplete<T>(Func<Task<T>> main)
     {
         ArgumentNullException.ThrowIfNull(main);
+        CheckCanRun();
         return RunUntilComplete(CreateTask(main, "main"));
+    }
+
+    /// <summary>
+    /// Throws unless this thread may run the loop now [asyncio's _check_closed + _check_running]:
+    /// every run entry point calls it before doing anything else, so a refused nested run never
+    /// creates or starts a task, and refuses even when the awaited task is already done.
+    /// </summary>
+    private void CheckCanRun()
+    {
+        CheckClosed();
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("This event loop is already running; a loop cannot be run re-entrantly (await the work instead, or schedule it with CreateTask).");
+        }
+
+        if (t_running is not null)
+        {
+            throw new InvalidOperationException("Cannot run the event loop while another loop is running on this thread; run each loop on its own thread.");
+        }
     }
 
     private void RunUntilDone(Future future)
     {
-        CheckClosed();
+        CheckCanRun();
         if (!ReferenceEquals(future.Loop, this))
         {
             throw new ArgumentException("The future belongs to another loop; run that loop instead.", nameof(future));
@@ -184,7 +196,7 @@ public sealed partial class EventLoop
 
     private void RunUntilDone(Task task)
     {
-        CheckClosed();
+        CheckCanRun();
         if (!task.IsCompleted)
         {
             var stopper = new RunStopper(this);

@@ -14,7 +14,7 @@ public sealed partial class EventLoop
         CheckClosed();
         CheckThread(nameof(CallSoon));
         var handle = new Handle(this, callback, null);
-        _ready.Enqueue(handle, null);
+        EnqueueSoon(handle, null);
         return handle;
     }
 
@@ -29,7 +29,7 @@ public sealed partial class EventLoop
         ArgumentNullException.ThrowIfNull(callback);
         CheckClosed();
         CheckThread(nameof(CallSoon));
-        _ready.Enqueue(callback, state);
+        EnqueueSoon(callback, state);
     }
 
     /// <summary>
@@ -79,7 +79,7 @@ public sealed partial class EventLoop
         ArgumentNullException.ThrowIfNull(callback);
         CheckClosed();
         var handle = new Handle(this, callback, null);
-        _inbox.Post(handle, null);
+        PostSoon(handle, null);
         return handle;
     }
 
@@ -92,7 +92,7 @@ public sealed partial class EventLoop
     {
         ArgumentNullException.ThrowIfNull(callback);
         CheckClosed();
-        _inbox.Post(callback, state);
+        PostSoon(callback, state);
     }
 
     /// <summary>
@@ -108,7 +108,7 @@ public sealed partial class EventLoop
             return false;
         }
 
-        _inbox.Post(new Handle(this, callback, null), null);
+        PostSoon(new Handle(this, callback, null), null);
         return true;
     }
 
@@ -121,12 +121,46 @@ public sealed partial class EventLoop
             return false;
         }
 
-        _inbox.Post(callback, state);
+        PostSoon(callback, state);
         return true;
     }
 
+    /// <summary>
+    /// The one FIFO (asyncio has a single ready deque for call_soon and call_soon_threadsafe): a
+    /// call-soon from the thread that owns the loop first moves the inbox into the ready queue when
+    /// the loop is not running (posts made on this thread before the loop started, or from others,
+    /// keep their place ahead of it). While the loop runs, the loop thread's posts never enter the
+    /// inbox (see <see cref="PostSoon"/>), so nothing needs moving.
+    /// </summary>
+    private void EnqueueSoon(object callback, object? state)
+    {
+        if (_threadId == 0 && !_inbox.IsEmpty)
+        {
+            _inbox.DrainInto(_ready);
+        }
+
+        _ready.Enqueue(callback, state);
+    }
+
+    /// <summary>
+    /// A thread-safe post: on the running loop's own thread it joins the ready queue directly, so
+    /// <c>CallSoonThreadSafe(a); CallSoon(b)</c> runs a before b; from any other thread it goes
+    /// through the inbox, which keeps each thread's order.
+    /// </summary>
+    private void PostSoon(object callback, object? state)
+    {
+        if (IsOnLoopThread)
+        {
+            _ready.Enqueue(callback, state);
+        }
+        else
+        {
+            _inbox.Post(callback, state);
+        }
+    }
+
     /// <summary>Queues a work item for the next iteration; loop thread only, no checks.</summary>
-    internal void EnqueueReady(object callback, object? state) => _ready.Enqueue(callback, state);
+    internal void EnqueueReady(object callback, object? state) => EnqueueSoon(callback, state);
 
     /// <summary>Queues from any thread: directly when on the running loop thread, else through the inbox.</summary>
     internal bool TryPost(object callback, object? state)

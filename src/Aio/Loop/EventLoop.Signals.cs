@@ -22,13 +22,22 @@ public sealed partial class EventLoop
     /// installed for the signal. Raw Unix signal numbers may be passed by casting, e.g.
     /// <c>(PosixSignal)10</c> for SIGUSR1. Loop thread only.
     /// </summary>
-    /// <exception cref="ArgumentException">The signal is not valid or cannot be caught (SIGKILL, SIGSTOP).</exception>
+    /// <remarks>
+    /// Unlike asyncio, any thread may register (asyncio accepts only the main thread, a limit of
+    /// Python's <c>signal.set_wakeup_fd</c>): .NET delivers signals on its own dispatch thread
+    /// whichever thread registered, so a loop running in a background thread (a shared loop, a
+    /// hosted service) can handle them too. Loop thread only, as every loop API.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The signal is not a signal number (0, above 64, or an undefined negative <see cref="PosixSignal"/>).</exception>
     /// <exception cref="PlatformNotSupportedException">The OS does not support handling this signal.</exception>
-    /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The signal cannot be caught (SIGKILL, SIGSTOP: "sig 9 cannot be caught"), the loop is closed,
+    /// or (debug mode) the call comes from another thread than the running loop's.
+    /// </exception>
     public void AddSignalHandler(PosixSignal signal, Action handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        ValidateSignal(signal);
+        ValidateSignal(signal, catching: true);
         CheckClosed();
         CheckThread(nameof(AddSignalHandler));
 
@@ -50,10 +59,11 @@ public sealed partial class EventLoop
     /// Removes the handler for <paramref name="signal"/> and restores the default action
     /// [loop.remove_signal_handler]. Returns whether a handler was installed. Loop thread only.
     /// </summary>
-    /// <exception cref="ArgumentException">The signal is not valid.</exception>
+    /// <remarks>SIGKILL and SIGSTOP never have a handler: removing one returns false, as in asyncio.</remarks>
+    /// <exception cref="ArgumentException">The signal is not a signal number.</exception>
     public bool RemoveSignalHandler(PosixSignal signal)
     {
-        ValidateSignal(signal);
+        ValidateSignal(signal, catching: false);
         CheckThread(nameof(RemoveSignalHandler));
         if (!_signals.Remove(signal, out PosixSignalRegistration? registration))
         {
@@ -64,7 +74,7 @@ public sealed partial class EventLoop
         return true;
     }
 
-    private static void ValidateSignal(PosixSignal signal)
+    private static void ValidateSignal(PosixSignal signal, bool catching)
     {
         int value = (int)signal;
         if (value < 0)
@@ -82,9 +92,10 @@ public sealed partial class EventLoop
             throw new ArgumentException($"Signal number {value} is out of range; pass a signal number between 1 and {HighestSignal}.", nameof(signal));
         }
 
-        if (value is SigKill or SigStop)
+        if (catching && (value is SigKill or SigStop))
         {
-            throw new ArgumentException($"Signal {value} ({(value == SigKill ? "SIGKILL" : "SIGSTOP")}) cannot be caught.", nameof(signal));
+            // asyncio raises RuntimeError("sig 9 cannot be caught"): the number is valid, the OS refuses.
+            throw new InvalidOperationException($"sig {value} ({(value == SigKill ? "SIGKILL" : "SIGSTOP")}) cannot be caught; the OS never lets a process handle it.");
         }
     }
 

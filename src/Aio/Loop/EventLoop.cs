@@ -134,6 +134,7 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
         _timers.Clear();
         _inbox.Clear();
         _io.Clear();
+        _ownedSockets.Clear();
         _backend.Dispose();
         ShutdownExecutorOnClose();
     }

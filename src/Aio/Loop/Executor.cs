@@ -32,6 +32,10 @@ public abstract class Executor : IDisposable
     /// result or exception. Thread-safe.
     /// </summary>
     /// <exception cref="InvalidOperationException">The executor was shut down.</exception>
+    /// <remarks>
+    /// If handing the job to a thread fails (<see cref="Dispatch"/> throws before the job started),
+    /// that exception propagates, the job never runs, and shutdown does not wait for it.
+    /// </remarks>
     public Task<T> Submit<T>(Func<T> work)
     {
         ArgumentNullException.ThrowIfNull(work);
@@ -45,23 +49,20 @@ public abstract class Executor : IDisposable
             _running++;
         }
 
-        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Dispatch(() =>
+        var job = new SubmittedJob<T>(this, work);
+        try
         {
-            try
-            {
-                completion.SetResult(work());
-            }
-            catch (Exception exception)
-            {
-                completion.SetException(exception);
-            }
-            finally
-            {
-                WorkDone();
-            }
-        });
-        return completion.Task;
+            Dispatch(job.Run);
+        }
+        catch (Exception) when (job.TryAbandon())
+        {
+            // Not accepted: the job will never run (a later Run is a no-op), so it must not keep
+            // ShutdownAsync waiting; the caller hears the failure.
+            WorkDone();
+            throw;
+        }
+
+        return job.Task;
     }
 
     /// <summary>
@@ -128,6 +129,43 @@ public abstract class Executor : IDisposable
     /// <summary>Called once when shutdown begins, after which <see cref="Dispatch"/> is still called for nothing new.</summary>
     protected virtual void OnShutdown()
     {
+    }
+
+    /// <summary>One submitted job: runs at most once, or is abandoned when its dispatch failed.</summary>
+    private sealed class SubmittedJob<T>(Executor owner, Func<T> work)
+    {
+        private const int Pending = 0;
+        private const int Started = 1;
+        private const int Abandoned = 2;
+
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _state;
+
+        public Task<T> Task => _completion.Task;
+
+        public void Run()
+        {
+            if (Interlocked.CompareExchange(ref _state, Started, Pending) != Pending)
+            {
+                return;
+            }
+
+            try
+            {
+                _completion.SetResult(work());
+            }
+            catch (Exception exception)
+            {
+                _completion.SetException(exception);
+            }
+            finally
+            {
+                owner.WorkDone();
+            }
+        }
+
+        /// <summary>Marks the job as never to run; false when it has already started.</summary>
+        public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Pending) == Pending;
     }
 
     private void WorkDone()

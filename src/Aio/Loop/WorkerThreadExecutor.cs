@@ -1,3 +1,11 @@
+// Idle accounting, as CPython's ThreadPoolExecutor (_idle_semaphore). _idle counts workers
+// waiting for a job that no submitter has claimed yet. A submitter that finds one CLAIMS it
+// (decrements _idle) before pulsing; otherwise it starts a thread (up to MaxWorkers). Taking the
+// count when the worker wakes instead would let a burst of N submissions before that wake-up all
+// see the same single idle worker, and run one at a time on it: two jobs where one waits for the
+// other would then stall. Shutdown wakes every waiter (PulseAll) and zeroes _idle, since none of
+// those wake-ups is a claim; a worker exits only under the lock with the queue empty, so a job
+// enqueued after shutdown began is either seen by a live worker or starts a new one.
 namespace Aio;
 
 /// <summary>
@@ -52,6 +60,7 @@ public sealed class WorkerThreadExecutor : Executor
             _jobs.Enqueue(job);
             if (_idle > 0)
             {
+                _idle--; // this job claims one waiting worker
                 Monitor.Pulse(_gate);
                 return;
             }
@@ -62,8 +71,8 @@ public sealed class WorkerThreadExecutor : Executor
             }
 
             var thread = new Thread(Work) { IsBackground = true, Name = $"{ThreadNamePrefix}_{_threads}" };
+            thread.Start(); // may throw (out of threads); the job stays queued for a live worker
             _threads++;
-            thread.Start();
         }
     }
 
@@ -73,6 +82,7 @@ public sealed class WorkerThreadExecutor : Executor
         lock (_gate)
         {
             _stopping = true;
+            _idle = 0;
             Monitor.PulseAll(_gate);
         }
     }
@@ -92,9 +102,8 @@ public sealed class WorkerThreadExecutor : Executor
                         return;
                     }
 
-                    _idle++;
+                    _idle++; // a submitter takes it back when it hands this worker a job
                     Monitor.Wait(_gate);
-                    _idle--;
                 }
 
                 job = _jobs.Dequeue();

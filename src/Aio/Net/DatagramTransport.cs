@@ -37,7 +37,7 @@ using Microsoft.Extensions.Logging;
 namespace Aio.Net;
 
 /// <summary>A datagram endpoint over a non-blocking socket [asyncio._SelectorDatagramTransport]. Loop thread only.</summary>
-internal sealed class DatagramTransport : IDatagramTransport
+internal sealed class DatagramTransport : IDatagramTransport, ISocketOwner
 {
     /// <summary>The largest datagram received whole (the largest UDP payload is 65,527 bytes).</summary>
     internal const int MaxDatagramSize = 64 * 1024;
@@ -78,6 +78,7 @@ internal sealed class DatagramTransport : IDatagramTransport
     private WriteFlowControl _flow = new();
     private SocketInterest _reading;
     private SocketInterest _writing;
+    private readonly int _ownedKey;
 
     /// <summary>
     /// Wraps a bound (and, when <paramref name="connected"/>, connected) non-blocking socket;
@@ -99,6 +100,7 @@ internal sealed class DatagramTransport : IDatagramTransport
         _lastSender = new SocketAddress(socket.AddressFamily, _addressSize);
         _reading = new SocketInterest(loop, socket, OnReadable, write: false);
         _writing = new SocketInterest(loop, socket, OnWritable, write: true);
+        _ownedKey = socket.SafeHandle.IsClosed ? -1 : loop.ClaimSocket(socket, this);
         loop.CallSoon(StartCallback, this);
     }
 
@@ -543,6 +545,7 @@ internal sealed class DatagramTransport : IDatagramTransport
         {
             _reading.Unwatch();
             _writing.Unwatch();
+            _loop.ReleaseSocket(_ownedKey, this);
             DropQueue();
             _socket.Dispose();
             _lostWith = null;

@@ -6,6 +6,7 @@ namespace Aio.Net;
 /// A transport's interest in one direction of its socket's readiness: <see cref="Watch"/> adds the
 /// loop's reader (or writer) once, <see cref="Unwatch"/> removes it once, however often either is
 /// called, so a transport can say what it wants at each step without tracking what is installed.
+/// It goes around the loop's transport-ownership check (asyncio's _add_reader): the transport is the owner.
 /// </summary>
 internal struct SocketInterest(EventLoop loop, Socket socket, Action callback, bool write)
 {
@@ -20,15 +21,7 @@ internal struct SocketInterest(EventLoop loop, Socket socket, Action callback, b
             return;
         }
 
-        if (write)
-        {
-            loop.AddWriter(socket, callback);
-        }
-        else
-        {
-            loop.AddReader(socket, callback);
-        }
-
+        loop.WatchOwnSocket(socket, callback, read: !write);
         IsWatching = true;
     }
 
@@ -41,13 +34,6 @@ internal struct SocketInterest(EventLoop loop, Socket socket, Action callback, b
         }
 
         IsWatching = false;
-        if (write)
-        {
-            loop.RemoveWriter(socket);
-        }
-        else
-        {
-            loop.RemoveReader(socket);
-        }
+        _ = loop.UnwatchOwnSocket(socket, read: !write);
     }
 }

@@ -31,7 +31,7 @@ public static class SocketLoopExtensions
     /// <returns>A future with a new array of the bytes received; empty at EOF. A socket error fails it with <see cref="SocketException"/>.</returns>
     /// <exception cref="ArgumentException">The socket is blocking.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is not positive.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another receive is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another receive is pending on the socket.</exception>
     public static Future<byte[]> SockRecvAsync(this EventLoop loop, Socket socket, int maxBytes, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: true);
@@ -42,7 +42,7 @@ public static class SocketLoopExtensions
     /// <summary>Receives into <paramref name="buffer"/> [loop.sock_recv_into(sock, buf)].</summary>
     /// <returns>A future with the number of bytes written at the start of <paramref name="buffer"/>; 0 at EOF.</returns>
     /// <exception cref="ArgumentException">The socket is blocking, or <paramref name="buffer"/> is empty.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another receive is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another receive is pending on the socket.</exception>
     public static Future<int> SockRecvIntoAsync(this EventLoop loop, Socket socket, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: true);
@@ -56,7 +56,7 @@ public static class SocketLoopExtensions
     /// </summary>
     /// <returns>A future done once the kernel took the last byte.</returns>
     /// <exception cref="ArgumentException">The socket is blocking.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another send is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another send is pending on the socket.</exception>
     public static Future SockSendAllAsync(this EventLoop loop, Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: false);
@@ -68,7 +68,7 @@ public static class SocketLoopExtensions
     /// </summary>
     /// <returns>A future with the connection (already non-blocking; you own it) and the peer's address (null if the peer is gone already).</returns>
     /// <exception cref="ArgumentException">The socket is blocking.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another receive-side operation is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another receive-side operation is pending on the socket.</exception>
     public static Future<(Socket Connection, EndPoint? RemoteEndPoint)> SockAcceptAsync(this EventLoop loop, Socket socket, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: true);
@@ -83,7 +83,7 @@ public static class SocketLoopExtensions
     /// <returns>A future done once connected; failed with a <see cref="SocketException"/> "Connect call failed" otherwise.
     /// After a cancellation the socket's state is undefined: close it.</returns>
     /// <exception cref="ArgumentException">The socket is blocking.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another send-side operation is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another send-side operation is pending on the socket.</exception>
     public static Future SockConnectAsync(this EventLoop loop, Socket socket, EndPoint remote, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: false);
@@ -100,7 +100,7 @@ public static class SocketLoopExtensions
     /// <returns>A future with the bytes (a longer datagram is truncated or fails, as the system does) and the sender's address.</returns>
     /// <exception cref="ArgumentException">The socket is blocking.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is not positive.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another receive is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another receive is pending on the socket.</exception>
     public static Future<(byte[] Data, EndPoint RemoteEndPoint)> SockRecvFromAsync(this EventLoop loop, Socket socket, int maxBytes, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: true);
@@ -111,7 +111,7 @@ public static class SocketLoopExtensions
     /// <summary>Receives one datagram into <paramref name="buffer"/> [loop.sock_recvfrom_into(sock, buf)].</summary>
     /// <returns>A future with the byte count and the sender's address.</returns>
     /// <exception cref="ArgumentException">The socket is blocking, or <paramref name="buffer"/> is empty.</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another receive is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another receive is pending on the socket.</exception>
     public static Future<(int Count, EndPoint RemoteEndPoint)> SockRecvFromIntoAsync(this EventLoop loop, Socket socket, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: true);
@@ -122,7 +122,7 @@ public static class SocketLoopExtensions
     /// <summary>Sends one datagram to <paramref name="remote"/> [loop.sock_sendto(sock, data, address)].</summary>
     /// <returns>A future with the number of bytes sent.</returns>
     /// <exception cref="ArgumentException">The socket is blocking, or <paramref name="remote"/> is a <see cref="DnsEndPoint"/> (resolve it first).</exception>
-    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, or another send is pending on the socket.</exception>
+    /// <exception cref="InvalidOperationException">Not on the running loop's thread, the loop is closed, a transport owns the socket, or another send is pending on the socket.</exception>
     public static Future<int> SockSendToAsync(this EventLoop loop, Socket socket, ReadOnlyMemory<byte> data, EndPoint remote, CancellationToken cancellationToken = default)
     {
         Check(loop, socket, read: false);
@@ -145,6 +145,7 @@ public static class SocketLoopExtensions
             throw new InvalidOperationException("Socket awaits run on the loop's thread: call them from code running on the loop (a LoopTask or a loop callback).");
         }
 
+        loop.CheckNotOwnedByTransport(socket);
         if (loop.IsWatching(socket, read))
         {
             throw new InvalidOperationException(

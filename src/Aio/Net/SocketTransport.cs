@@ -53,7 +53,7 @@ namespace Aio.Net;
 /// A bidirectional stream transport over a connected non-blocking socket, driven by the loop's
 /// reader and writer callbacks [asyncio's _SelectorSocketTransport]. Loop thread only.
 /// </summary>
-internal sealed class SocketTransport : ITransport
+internal sealed class SocketTransport : ITransport, ISocketOwner
 {
     /// <summary>The most bytes one readiness callback receives.</summary>
     internal const int MaxReadSize = 64 * 1024;
@@ -98,6 +98,7 @@ internal sealed class SocketTransport : ITransport
     private WriteFlowControl _flow = new();
     private SocketInterest _reading;
     private SocketInterest _writing;
+    private readonly int _ownedKey;
 
     /// <summary>
     /// Wraps a connected non-blocking <paramref name="socket"/>; ConnectionMade and the first read are
@@ -113,6 +114,7 @@ internal sealed class SocketTransport : ITransport
         _waiter = waiter;
         _reading = new SocketInterest(loop, socket, OnReadable, write: false);
         _writing = new SocketInterest(loop, socket, OnWritable, write: true);
+        _ownedKey = socket.SafeHandle.IsClosed ? -1 : loop.ClaimSocket(socket, this);
         _peerName = peerName ?? TryGetEndPoint(socket, remote: true);
         _sockName = TryGetEndPoint(socket, remote: false);
         if (socket.ProtocolType == ProtocolType.Tcp)
@@ -655,6 +657,7 @@ internal sealed class SocketTransport : ITransport
         {
             _reading.Unwatch();
             _writing.Unwatch();
+            _loop.ReleaseSocket(_ownedKey, this);
             _buffer.Clear();
             CloseSocket(graceful: _lostWith is null && !_aborted);
             _lostWith = null;
