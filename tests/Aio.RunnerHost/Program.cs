@@ -5,19 +5,15 @@ using System.Runtime.InteropServices;
 using Aio;
 using Aio.Hosting;
 
-// A shell starts background jobs with SIGINT ignored, and .NET (rightly) leaves an inherited
-// "ignore" alone. This program stands for a foreground application whatever started it, so it
-// restores the default before .NET sets up its signal handling.
-if (OperatingSystem.IsLinux())
+// SIGINT is left as inherited: a test that starts this program with SIGINT ignored (as a shell
+// without job control starts a background job) checks that Runner.Run still shuts down on it.
+if (args.Length is < 1 or > 2)
 {
-    _ = Native.Signal(2, 0);
-}
-
-if (args.Length != 1)
-{
-    Console.Error.WriteLine("usage: Aio.RunnerHost SCENARIO");
+    Console.Error.WriteLine("usage: Aio.RunnerHost SCENARIO [epoll|portable]");
     return 2;
 }
+
+LoopBackend backend = args.Length == 2 && args[1] == "portable" ? LoopBackend.Portable : LoopBackend.Epoll;
 
 TimeSpan forever = TimeSpan.FromHours(1);
 
@@ -26,11 +22,63 @@ static void Say(string line) => Console.Error.WriteLine(line);
 switch (args[0])
 {
     case "clean":
-        return Runner.Run(async () =>
-        {
-            Say("ready");
-            await LoopTask.Sleep(forever);
-        });
+        return Runner.Run(
+            async () =>
+            {
+                Say("ready");
+                await LoopTask.Sleep(forever);
+            },
+            new RunnerOptions { Backend = backend });
+
+    case "sigint-disposition": // what SIGINT's disposition is before, during and after a run
+        Say($"before run: SIGINT ignored={Native.IsIgnored(2)}");
+        int code = Runner.Run(
+            async () =>
+            {
+                await LoopTask.Yield();
+                Say($"during run: SIGINT ignored={Native.IsIgnored(2)}");
+            },
+            new RunnerOptions { Backend = backend, StopWhenMainCompletes = true });
+        Say($"after run: SIGINT ignored={Native.IsIgnored(2)}");
+        return code;
+
+    case "main-cancelled": // StopWhenMainCompletes, main cancelled by user code
+        return Runner.Run(
+            async () =>
+            {
+                EventLoop.GetRunningLoop().SetExceptionHandler((_, context) => Say($"handler: {context.Message}"));
+                await LoopTask.Yield();
+                Say("cancelling main");
+                LoopTask.Current!.Cancel("user gave up");
+                await LoopTask.Yield();
+                Say("main went on after its cancel");
+            },
+            new RunnerOptions { Backend = backend, StopWhenMainCompletes = true });
+
+    case "failing-shutdown-task": // a task fails while shutdown waits for it
+        return Runner.Run(
+            async () =>
+            {
+                EventLoop loop = EventLoop.GetRunningLoop();
+                loop.SetExceptionHandler((_, context) =>
+                    Say($"handler: {context.Message} | {context.Exception?.Message} | {(context.Future as ILoopTask)?.Name}"));
+                _ = loop.CreateTask(
+                    async () =>
+                    {
+                        try
+                        {
+                            await LoopTask.Sleep(forever);
+                        }
+                        catch (CancelledError)
+                        {
+                            throw new InvalidOperationException("cleanup failed");
+                        }
+                    },
+                    "cleaner");
+                await LoopTask.Yield();
+                Say("main done");
+            },
+            new RunnerOptions { Backend = backend, StopWhenMainCompletes = true });
 
     case "ignore-cancel":
         return Runner.Run(
@@ -153,8 +201,15 @@ static async Task Stubborn()
     }
 }
 
-internal static partial class Native
+internal static unsafe partial class Native
 {
-    [LibraryImport("libc", EntryPoint = "signal")]
-    internal static partial nint Signal(int signal, nint handler);
+    /// <summary>Whether <paramref name="signal"/>'s disposition is SIG_IGN (read with sigaction, changing nothing).</summary>
+    internal static bool IsIgnored(int signal)
+    {
+        byte* action = stackalloc byte[256];
+        return SigAction(signal, null, action) == 0 && *(nint*)action == 1;
+    }
+
+    [LibraryImport("libc", EntryPoint = "sigaction")]
+    private static partial int SigAction(int signal, byte* action, byte* previous);
 }

@@ -120,6 +120,58 @@ public sealed partial class RunnerProcessTests
         child.AssertInOrder("The shutdown callback failed.", "Leaving. Bye!", "exit code 1");
     }
 
+    [Aio.Tests.Loop.LinuxTheory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public void Run_SigintInheritedAsIgnored_StillShutsDownGracefully(string backend)
+    {
+        // As a shell without job control starts a background job: SIGINT ignored across exec.
+        using var child = HostProcess.Start("clean", backend, ignoreSigint: true);
+        child.WaitForLine("ready");
+        child.Signal(SigInt);
+
+        Assert.Equal(0, child.WaitForExit());
+        child.AssertInOrder(CleanSteps);
+    }
+
+    [Aio.Tests.Loop.LinuxFact]
+    public void Run_SigintInheritedAsIgnored_HandledDuringTheRunAndIgnoredAgainAfterIt()
+    {
+        using var child = HostProcess.Start("sigint-disposition", "epoll", ignoreSigint: true);
+
+        Assert.Equal(0, child.WaitForExit());
+        child.AssertInOrder("before run: SIGINT ignored=True", "during run: SIGINT ignored=False", "after run: SIGINT ignored=True");
+    }
+
+    [Aio.Tests.Loop.LinuxTheory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public void Run_StopWhenMainCompletesAndMainCancelledByUserCode_ExitsOne(string backend)
+    {
+        using var child = HostProcess.Start("main-cancelled", backend);
+
+        Assert.Equal(1, child.WaitForExit());
+        child.AssertInOrder("cancelling main", "The main task was cancelled", "Entering shutdown phase.", "Leaving. Bye!", "exit code 1");
+        Assert.DoesNotContain("main went on after its cancel", child.Lines);
+        Assert.DoesNotContain(child.Lines, line => line.StartsWith("handler:", StringComparison.Ordinal));
+    }
+
+    [Aio.Tests.Loop.LinuxTheory]
+    [InlineData("epoll")]
+    [InlineData("portable")]
+    public void Run_TaskFailingDuringShutdown_ReachesTheLoopsExceptionHandler(string backend)
+    {
+        using var child = HostProcess.Start("failing-shutdown-task", backend);
+
+        Assert.Equal(0, child.WaitForExit());
+        child.AssertInOrder(
+            "main done",
+            "Running pending tasks till complete",
+            "handler: unhandled exception during Runner.Run() shutdown | cleanup failed | cleaner",
+            "Leaving. Bye!");
+        Assert.Single(child.Lines, line => line.StartsWith("handler:", StringComparison.Ordinal));
+    }
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
@@ -162,14 +214,15 @@ public sealed partial class RunnerProcessTests
             }
         }
 
-        public static HostProcess Start(string scenario)
+        public static HostProcess Start(string scenario, string backend = "epoll", bool ignoreSigint = false)
         {
-            var start = new ProcessStartInfo("dotnet", [HostPath(), scenario])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
+            // With ignoreSigint, a shell ignores SIGINT and execs the host, which inherits the ignore.
+            ProcessStartInfo start = ignoreSigint
+                ? new ProcessStartInfo("/bin/sh", ["-c", "trap '' INT; exec dotnet \"$0\" \"$1\" \"$2\"", HostPath(), scenario, backend])
+                : new ProcessStartInfo("dotnet", [HostPath(), scenario, backend]);
+            start.RedirectStandardError = true;
+            start.RedirectStandardOutput = true;
+            start.UseShellExecute = false;
             start.Environment.Remove("AIO_DEBUG");
             return new HostProcess(Process.Start(start) ?? throw new InvalidOperationException("could not start the runner host"));
         }

@@ -5,7 +5,7 @@ namespace Aio.Tests.Loop;
 /// results and exceptions reach the awaiting loop code on the loop thread; executors bound their
 /// threads and shut down as concurrent.futures does.
 /// </summary>
-public abstract class ExecutorTests : LoopTestBase
+public abstract partial class ExecutorTests : LoopTestBase
 {
     private sealed class WorkFailedException(string message) : Exception(message);
 

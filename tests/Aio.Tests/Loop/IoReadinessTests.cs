@@ -10,7 +10,7 @@ namespace Aio.Tests.Loop;
 /// connected loopback TCP pair: level-triggered, replaced and removed as in asyncio, never starved
 /// by callbacks (DESIGN.md, the loop contract).
 /// </summary>
-public abstract class IoReadinessTests : LoopTestBase
+public abstract partial class IoReadinessTests : LoopTestBase
 {
     /// <summary>A loopback TCP connection: <see cref="A"/> is the side under test, <see cref="B"/> its peer.</summary>
     protected sealed class SocketPair : IDisposable
@@ -43,6 +43,9 @@ public abstract class IoReadinessTests : LoopTestBase
                 throw;
             }
         }
+
+        /// <summary>Wraps two sockets already connected to each other.</summary>
+        public static SocketPair FromConnected(Socket a, Socket b) => new(a, b);
 
         /// <summary>Sends from <see cref="B"/> and waits until <see cref="A"/> has the bytes.</summary>
         public void SendToA(int count)
@@ -548,7 +551,7 @@ public abstract class IoReadinessTests : LoopTestBase
     }
 }
 
-public sealed class IoReadinessEpollTests : IoReadinessTests
+public sealed partial class IoReadinessEpollTests : IoReadinessTests
 {
     protected override LoopBackend Backend => LoopBackend.Epoll;
 

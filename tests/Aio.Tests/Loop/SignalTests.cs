@@ -295,21 +295,76 @@ public abstract partial class SignalTests : LoopTestBase
     }
 
     [LinuxTheory]
-    [InlineData(9)]            // SIGKILL
-    [InlineData(19)]           // SIGSTOP
     [InlineData(0)]
     [InlineData(65)]
     [InlineData(-100)]         // no PosixSignal member
     [InlineData(int.MinValue)]
     [InlineData(int.MaxValue)]
-    public void AddSignalHandler_InvalidOrUncatchable_ThrowsArgumentException(int number)
+    public void AddSignalHandler_NotASignalNumber_ThrowsArgumentException(int number)
     {
         EventLoop loop = NewLoop();
 
         var error = Assert.Throws<ArgumentException>(() => loop.AddSignalHandler((PosixSignal)number, () => { }));
 
         Assert.Equal("signal", error.ParamName);
+        Assert.Throws<ArgumentException>(() => loop.RemoveSignalHandler((PosixSignal)number));
         Assert.False(loop.RemoveSignalHandler(PosixSignal.SIGWINCH));
+    }
+
+    [LinuxTheory]
+    [InlineData(9, "SIGKILL")]
+    [InlineData(19, "SIGSTOP")]
+    public void AddSignalHandler_Uncatchable_ThrowsInvalidOperationAndRemoveReturnsFalse(int number, string name)
+    {
+        EventLoop loop = NewLoop();
+
+        var error = Assert.Throws<InvalidOperationException>(() => loop.AddSignalHandler((PosixSignal)number, () => { }));
+
+        Assert.Contains($"sig {number}", error.Message, StringComparison.Ordinal);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot be caught", error.Message, StringComparison.Ordinal);
+        Assert.False(loop.RemoveSignalHandler((PosixSignal)number));
+    }
+
+    [LinuxFact]
+    public void AddSignalHandler_FromABackgroundThreadRunningTheLoop_IsAcceptedAndHandlerRuns()
+    {
+        // Decided difference from asyncio (main thread only): .NET dispatches signals on its own
+        // thread whichever thread registered, so a loop in a background thread may handle them.
+        EventLoop loop = NewLoop();
+        using var handled = new ManualResetEventSlim();
+        Exception? registrationError = null;
+        bool registeredOnMainThread = true;
+        loop.CallSoon(() =>
+        {
+            registeredOnMainThread = Thread.CurrentThread.IsBackground is false && Environment.CurrentManagedThreadId == 1;
+            registrationError = Record.Exception(() => loop.AddSignalHandler(Usr1, () =>
+            {
+                handled.Set();
+                loop.Stop();
+            }));
+            if (registrationError is null)
+            {
+                SendToSelf(SigUsr1);
+            }
+            else
+            {
+                loop.Stop();
+            }
+        });
+        Thread thread = RunOnThread(loop);
+
+        bool ran = handled.Wait(Patience);
+        if (!ran)
+        {
+            loop.TryCallSoonThreadSafe(loop.Stop);
+        }
+
+        Assert.True(thread.Join(Patience));
+        Assert.Null(registrationError);
+        Assert.False(registeredOnMainThread);
+        Assert.True(ran, "the handler registered from a background thread did not run");
+        Assert.True(loop.RemoveSignalHandler(Usr1));
     }
 
     [LinuxFact]
