@@ -64,23 +64,32 @@ public abstract partial class IoReadinessTests
     /// <summary>A connected loopback pair whose side A has descriptor <paramref name="number"/>, or null when the OS gives another.</summary>
     private static SocketPair? ConnectedPairOnNumber(int number)
     {
-        for (int attempt = 0; attempt < 20; attempt++)
+        // The OS hands out the lowest free number: hold every other one until ours comes up.
+        var spare = new List<Socket>();
+        try
         {
-            var candidate = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            if ((int)candidate.Handle != number)
+            for (int attempt = 0; attempt < 64; attempt++)
             {
-                candidate.Dispose();
-                continue;
+                var candidate = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                if ((int)candidate.Handle != number)
+                {
+                    spare.Add(candidate);
+                    continue;
+                }
+
+                using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                listener.Listen(1);
+                candidate.Connect(listener.LocalEndPoint!);
+                return SocketPair.FromConnected(candidate, listener.Accept());
             }
 
-            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listener.Listen(1);
-            candidate.Connect(listener.LocalEndPoint!);
-            return SocketPair.FromConnected(candidate, listener.Accept());
+            return null;
         }
-
-        return null;
+        finally
+        {
+            spare.ForEach(socket => socket.Dispose());
+        }
     }
 }
 
@@ -101,8 +110,8 @@ public sealed partial class IoReadinessEpollTests
         old.Dispose(); // closed while registered: epoll forgot it, the loop's registration is stale
 
         Pipe? reused = null;
-        var spare = new List<Pipe>();
-        for (int attempt = 0; attempt < 20 && reused is null; attempt++)
+        var spare = new List<Pipe>(); // held open so the OS moves on to the next lowest number
+        for (int attempt = 0; attempt < 64 && reused is null; attempt++)
         {
             var candidate = new Pipe();
             if ((int)candidate.Reader.SafePipeHandle.DangerousGetHandle() == number)
