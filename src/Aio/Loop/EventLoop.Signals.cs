@@ -3,7 +3,9 @@
 // the default action. That callback only cancels the default action and posts the user's handler
 // into the loop's inbox, so the handler runs on the loop thread like any other callback, and a
 // signal arriving while the loop is busy or not yet running waits in the inbox. Disposing the
-// registration gives the signal back to .NET, which restores the default action.
+// registration gives the signal back to .NET, which restores the default action. A signal
+// inherited as ignored (a background start without job control) is made to reach the handler, as
+// Python's add_signal_handler overrides the ignore; InheritedSignalIgnore.cs explains how.
 using System.Runtime.InteropServices;
 
 namespace Aio;
@@ -15,6 +17,7 @@ public sealed partial class EventLoop
     private const int HighestSignal = 64;
 
     private readonly Dictionary<PosixSignal, PosixSignalRegistration> _signals = new();
+    private readonly Dictionary<PosixSignal, List<int>> _ignoreOverrides = new();
 
     /// <summary>
     /// Runs <paramref name="handler"/> on the loop thread whenever <paramref name="signal"/> arrives
@@ -53,6 +56,19 @@ public sealed partial class EventLoop
         }
 
         _signals[signal] = registration;
+        if (OperatingSystem.IsLinux() && !_ignoreOverrides.ContainsKey(signal))
+        {
+            List<int> overridden = InheritedSignalIgnore.Override([signal], out string? problem);
+            if (problem is not null)
+            {
+                LogSignalIgnored(Logger, problem, null);
+            }
+
+            if (overridden.Count > 0)
+            {
+                _ignoreOverrides[signal] = overridden;
+            }
+        }
     }
 
     /// <summary>
@@ -71,8 +87,21 @@ public sealed partial class EventLoop
         }
 
         registration.Dispose();
+        ReleaseIgnoreOverride(signal);
         return true;
     }
+
+    private void ReleaseIgnoreOverride(PosixSignal signal)
+    {
+        if (OperatingSystem.IsLinux() && _ignoreOverrides.Remove(signal, out List<int>? overridden))
+        {
+            InheritedSignalIgnore.Restore(overridden);
+        }
+    }
+
+    private static readonly Action<Microsoft.Extensions.Logging.ILogger, string, Exception?> LogSignalIgnored =
+        Microsoft.Extensions.Logging.LoggerMessage.Define<string>(
+            Microsoft.Extensions.Logging.LogLevel.Warning, new Microsoft.Extensions.Logging.EventId(5, "SignalIgnored"), "{Problem}");
 
     private static void ValidateSignal(PosixSignal signal, bool catching)
     {
@@ -101,9 +130,10 @@ public sealed partial class EventLoop
 
     private void RemoveAllSignalHandlers()
     {
-        foreach (PosixSignalRegistration registration in _signals.Values)
+        foreach ((PosixSignal signal, PosixSignalRegistration registration) in _signals)
         {
             registration.Dispose();
+            ReleaseIgnoreOverride(signal);
         }
 
         _signals.Clear();

@@ -326,6 +326,55 @@ public abstract partial class SignalTests : LoopTestBase
         Assert.False(loop.RemoveSignalHandler((PosixSignal)number));
     }
 
+    [LibraryImport("libc", EntryPoint = "sigaction", SetLastError = true)]
+    private static partial int SigAction(int signal, IntPtr action, IntPtr previous);
+
+    [LinuxFact]
+    public void AddSignalHandler_SigintInheritedAsIgnored_HandlerRunsAndTheIgnoreComesBackOnRemove()
+    {
+        const int SigInt = 2;
+        const int ActionSize = 256;
+        IntPtr saved = Marshal.AllocHGlobal(ActionSize);
+        IntPtr scratch = Marshal.AllocHGlobal(ActionSize);
+        Assert.Equal(0, SigAction(SigInt, IntPtr.Zero, saved));
+        try
+        {
+            // As a shell without job control starts a background job: SIGINT ignored.
+            Marshal.Copy(new byte[ActionSize], 0, scratch, ActionSize);
+            Marshal.WriteIntPtr(scratch, 1); // SIG_IGN
+            Assert.Equal(0, SigAction(SigInt, scratch, IntPtr.Zero));
+
+            EventLoop loop = NewLoop();
+            int runs = 0;
+            loop.AddSignalHandler(PosixSignal.SIGINT, () =>
+            {
+                runs++;
+                loop.Stop();
+            });
+            IntPtr during = DispositionOf(SigInt, scratch);
+            Assert.True(during != 0 && during != 1, "SIGINT is still ignored (or defaulted) with a handler installed");
+            loop.CallSoon(() => SendToSelf(SigInt));
+
+            RunBounded(loop);
+
+            Assert.Equal(1, runs);
+            Assert.True(loop.RemoveSignalHandler(PosixSignal.SIGINT));
+            Assert.Equal(1, DispositionOf(SigInt, scratch)); // ignored again, as inherited
+        }
+        finally
+        {
+            _ = SigAction(SigInt, saved, IntPtr.Zero);
+            Marshal.FreeHGlobal(saved);
+            Marshal.FreeHGlobal(scratch);
+        }
+    }
+
+    private static IntPtr DispositionOf(int signal, IntPtr buffer)
+    {
+        Assert.Equal(0, SigAction(signal, IntPtr.Zero, buffer));
+        return Marshal.ReadIntPtr(buffer);
+    }
+
     [LinuxFact]
     public void AddSignalHandler_FromABackgroundThreadRunningTheLoop_IsAcceptedAndHandlerRuns()
     {
