@@ -36,7 +36,7 @@ internal sealed partial class RunSession : IDisposable
         _body = main;
         _options = options;
         _logger = options.LoggerFactory?.CreateLogger("Aio.Hosting.Runner") ?? new StandardErrorLogger(LogLevel.Information);
-        _loop = new EventLoop(new EventLoopOptions
+        _loop = options.Loop ?? new EventLoop(new EventLoopOptions
         {
             Backend = options.Backend,
             TimeProvider = options.TimeProvider,

@@ -40,6 +40,7 @@ public static class Runner
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException">A timeout is negative or the executor workers are fewer than 1.</exception>
     /// <exception cref="InvalidOperationException">A loop is already running on this thread.</exception>
+    /// <exception cref="ArgumentException"><see cref="RunnerOptions.Loop"/> is combined with an option it excludes, or is running or closed.</exception>
     public static int Run(Func<Task> main, RunnerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(main);
@@ -58,6 +59,8 @@ public static class Runner
         {
             throw new InvalidOperationException("Runner.Run cannot be called while a loop runs on this thread; call it from Main.");
         }
+
+        RunnerLoopChecks.Check(options);
 
         using var session = new RunSession(main, options);
         return session.Run();

@@ -12,6 +12,15 @@ public sealed class RunnerOptions
     /// </summary>
     public bool StopWhenMainCompletes { get; init; }
 
+    /// <summary>
+    /// A loop to run on instead of a new one [aiorun.run(loop=)]: it must not be running or closed,
+    /// and the runner closes it at the end, as aiorun does. Mutually exclusive with
+    /// <see cref="Backend"/> and <see cref="TimeProvider"/> (which configure a new loop: make your
+    /// own loop with them and pass it in), and with <see cref="StopOnUnhandledErrors"/> when the loop
+    /// already has a custom exception handler (all exceptions are handled there). Default null.
+    /// </summary>
+    public EventLoop? Loop { get; init; }
+
     /// <summary>The loop's backend [use_uvloop]: epoll by default on Linux, portable on request.</summary>
     public LoopBackend Backend { get; init; }
 

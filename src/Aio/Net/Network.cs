@@ -144,13 +144,18 @@ public static partial class Network
     }
 
     /// <summary>Binds a connected socket to its protocol; completes once ConnectionMade ran (the transport is closed if that fails or is cancelled).</summary>
-    private static async Task<ITransport> MakeTransportAsync(EventLoop loop, Socket socket, Protocol protocol, EndPoint? peerName)
+    /// <remarks>A caller-owned socket (<paramref name="callerOwned"/>) is detached instead when the wait is cancelled: unregistered at once and never closed.</remarks>
+    private static async Task<ITransport> MakeTransportAsync(EventLoop loop, Socket socket, Protocol protocol, EndPoint? peerName, bool callerOwned = false)
     {
         var made = new Future<bool>(loop);
         var transport = new SocketTransport(loop, socket, protocol, made, server: null, peerName);
         try
         {
             await made;
+        }
+        catch (OperationCanceledException cancelled) when (callerOwned && transport.Detach(cancelled))
+        {
+            throw;
         }
         catch
         {
@@ -181,12 +186,17 @@ public static partial class Network
     }
 
     /// <summary>A non-blocking connect; completes when the socket is connected (SO_ERROR says 0).</summary>
-    private static async Task<Socket> ConnectSocketAsync(EventLoop loop, IPEndPoint endPoint)
+    private static async Task<Socket> ConnectSocketAsync(EventLoop loop, IPEndPoint endPoint, IPEndPoint? localAddress = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             socket.Blocking = false;
+            if (localAddress is not null)
+            {
+                BindLocal(socket, localAddress);
+            }
+
             try
             {
                 socket.Connect(endPoint);

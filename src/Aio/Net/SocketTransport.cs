@@ -99,6 +99,7 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
     private SocketInterest _reading;
     private SocketInterest _writing;
     private readonly int _ownedKey;
+    private bool _detached;
 
     /// <summary>
     /// Wraps a connected non-blocking <paramref name="socket"/>; ConnectionMade and the first read are
@@ -290,6 +291,39 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
         }
     }
 
+    /// <summary>
+    /// Gives the socket back to its owner without closing it [asyncio's rule for a cancelled
+    /// connect on a caller-owned socket]: the reader and writer are removed at once and buffered
+    /// data is dropped, so the loop no longer touches the descriptor and nothing can close it; a
+    /// protocol that already heard ConnectionMade hears ConnectionLost(<paramref name="reason"/>)
+    /// from its own callback, one that did not hears nothing. False when the transport had already
+    /// begun to end (the socket may be closed by then).
+    /// </summary>
+    internal bool Detach(Exception? reason)
+    {
+        if (_connectionLost)
+        {
+            return false;
+        }
+
+        _detached = true;
+        _closing = true;
+        _buffer.Clear();
+        _reading.Unwatch();
+        _writing.Unwatch();
+        _loop.ReleaseSocket(_ownedKey, this);
+        if (_started)
+        {
+            ScheduleConnectionLost(reason);
+        }
+        else
+        {
+            _connectionLost = true;
+        }
+
+        return true;
+    }
+
     /// <inheritdoc/>
     public void Abort()
     {
@@ -323,6 +357,11 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
     /// <summary>The first callback: ConnectionMade, then reading, then the creator's waiter.</summary>
     private void Start()
     {
+        if (_detached)
+        {
+            return; // given back before it started: the protocol never heard of it
+        }
+
         _started = true;
         try
         {
@@ -659,7 +698,11 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
             _writing.Unwatch();
             _loop.ReleaseSocket(_ownedKey, this);
             _buffer.Clear();
-            CloseSocket(graceful: _lostWith is null && !_aborted);
+            if (!_detached)
+            {
+                CloseSocket(graceful: _lostWith is null && !_aborted);
+            }
+
             _lostWith = null;
             Server? server = _server;
             _server = null;

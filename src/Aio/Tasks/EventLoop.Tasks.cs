@@ -24,22 +24,30 @@ public sealed partial class EventLoop
     /// </summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask CreateTask(Func<Task> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask(this, name), Checked(body), eager);
+        _taskFactory is { } factory
+            ? CreateTaskThroughFactory(factory, WithToken(Checked(body)), name, eager)
+            : StartTask(new LoopTask(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask(Func{Task}, string?, bool)"/>; the body receives the task's <see cref="ILoopTask.CancellationToken"/>.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask CreateTask(Func<CancellationToken, Task> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask(this, name), Checked(body), eager);
+        _taskFactory is { } factory
+            ? CreateTaskThroughFactory(factory, Checked(body), name, eager)
+            : StartTask(new LoopTask(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask(Func{Task}, string?, bool)"/>, for a body with a result.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask<T> CreateTask<T>(Func<Task<T>> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask<T>(this, name), Checked(body), eager);
+        _taskFactory is { } factory
+            ? CreateTaskThroughFactory(factory, WithToken(Checked(body)), name, eager)
+            : StartTask(new LoopTask<T>(this, name), Checked(body), eager);
 
     /// <summary>As <see cref="CreateTask{T}(Func{Task{T}}, string?, bool)"/>; the body receives the task's token.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed.</exception>
     public LoopTask<T> CreateTask<T>(Func<CancellationToken, Task<T>> body, string? name = null, bool eager = false) =>
-        StartTask(new LoopTask<T>(this, name), Checked(body), eager);
+        _taskFactory is { } factory
+            ? CreateTaskThroughFactory(factory, Checked(body), name, eager)
+            : StartTask(new LoopTask<T>(this, name), Checked(body), eager);
 
     /// <summary>
     /// Runs <paramref name="body"/> as a task on this loop from any thread and returns a .NET task
@@ -115,6 +123,10 @@ public sealed partial class EventLoop
         DelegateTaskRunner.Start(task, body, eager || EagerTasks);
         return task;
     }
+
+    private static Func<CancellationToken, Task> WithToken(Func<Task> body) => _ => body();
+
+    private static Func<CancellationToken, Task<T>> WithToken<T>(Func<Task<T>> body) => _ => body();
 
     private static T Checked<T>(T body)
         where T : Delegate
