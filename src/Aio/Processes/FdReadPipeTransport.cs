@@ -14,7 +14,7 @@ internal sealed unsafe class FdReadPipeTransport : ReadPipeTransport
     private readonly SafeFileHandle _handle;
     private readonly Action _onReadable;
 
-    public FdReadPipeTransport(SubprocessTransport owner, int fd, SafeFileHandle handle)
+    public FdReadPipeTransport(IPipeOwner owner, int fd, SafeFileHandle handle)
         : base(owner, fd)
     {
         _handle = handle;

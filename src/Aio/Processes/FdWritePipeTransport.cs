@@ -14,7 +14,7 @@ internal sealed unsafe class FdWritePipeTransport : WritePipeTransport
     private readonly Action _onWritable;
     private bool _writerInstalled;
 
-    public FdWritePipeTransport(SubprocessTransport owner, SafeFileHandle handle)
+    public FdWritePipeTransport(IPipeOwner owner, SafeFileHandle handle)
         : base(owner)
     {
         _handle = handle;

@@ -23,7 +23,7 @@ internal abstract class ReadPipeTransport : IReadTransport
     private bool _closing;
     private bool _lost;
 
-    protected ReadPipeTransport(SubprocessTransport owner, int fd)
+    protected ReadPipeTransport(IPipeOwner owner, int fd)
     {
         Owner = owner;
         Fd = fd;
@@ -41,7 +41,7 @@ internal abstract class ReadPipeTransport : IReadTransport
     /// <inheritdoc/>
     public bool IsReading => !_paused && !_closing;
 
-    protected SubprocessTransport Owner { get; }
+    protected IPipeOwner Owner { get; }
 
     protected EventLoop Loop => Owner.Loop;
 

@@ -18,7 +18,7 @@ internal sealed class StreamReadPipeTransport : ReadPipeTransport
     private int _count;
     private Exception? _error;
 
-    public StreamReadPipeTransport(SubprocessTransport owner, int fd, Stream stream)
+    public StreamReadPipeTransport(IPipeOwner owner, int fd, Stream stream)
         : base(owner, fd)
     {
         _stream = stream;

@@ -16,7 +16,7 @@ internal sealed class StreamWritePipeTransport : WritePipeTransport
     private int _written;
     private Exception? _error;
 
-    public StreamWritePipeTransport(SubprocessTransport owner, Stream stream)
+    public StreamWritePipeTransport(IPipeOwner owner, Stream stream)
         : base(owner)
     {
         _stream = stream;

@@ -24,7 +24,7 @@ using Aio.Net;
 namespace Aio.Processes;
 
 /// <summary>The backend-independent part of a subprocess transport. Loop thread only.</summary>
-internal abstract class SubprocessTransport : ISubprocessTransport
+internal abstract class SubprocessTransport : ISubprocessTransport, IPipeOwner
 {
     private const int SigTerm = 15;
     private const int SigKill = 9;
@@ -191,6 +191,14 @@ internal abstract class SubprocessTransport : ISubprocessTransport
             Guard(static (protocol, state) => protocol.PipeConnectionLost(state.Fd, state.Exception), (Fd: fd, Exception: exception), "pipe_connection_lost");
             TryFinish();
         });
+
+    void IPipeOwner.OnPipeData(int fd, ReadOnlySpan<byte> data) => OnPipeData(fd, data);
+
+    void IPipeOwner.SchedulePipeLost(int fd, Exception? exception) => SchedulePipeLost(fd, exception);
+
+    void IPipeOwner.OnStdinPause() => OnStdinPause();
+
+    void IPipeOwner.OnStdinResume() => OnStdinResume();
 
     internal void OnStdinPause() => Guard(static (protocol, _) => protocol.PauseWriting(), 0, "pause_writing");
 

@@ -20,7 +20,7 @@ internal abstract class WritePipeTransport : IWriteTransport
     private bool _lost;
     private int _ignoredWrites;
 
-    protected WritePipeTransport(SubprocessTransport owner)
+    protected WritePipeTransport(IPipeOwner owner)
     {
         Owner = owner;
     }
@@ -37,7 +37,7 @@ internal abstract class WritePipeTransport : IWriteTransport
     /// <inheritdoc/>
     public int WriteBufferSize => Buffer.Size;
 
-    protected SubprocessTransport Owner { get; }
+    protected IPipeOwner Owner { get; }
 
     protected EventLoop Loop => Owner.Loop;
 

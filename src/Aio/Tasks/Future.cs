@@ -281,6 +281,13 @@ public abstract class Future
         }
     }
 
+    /// <summary>For diagnostics (task stacks): the failure, without counting as retrieving it; null unless failed.</summary>
+    internal Exception? PeekException() =>
+        _state != State.Failed ? null : _outcome is UnobservedErrorReporter reporter ? reporter.Exception : (Exception?)_outcome;
+
+    /// <summary>For diagnostics (task stacks): what waits for this future — one callback, a list of them, or null.</summary>
+    internal object? PeekCallbacks() => _callbacks;
+
     private void AddCallback(object callback)
     {
         switch (_callbacks)

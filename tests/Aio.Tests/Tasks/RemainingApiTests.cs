@@ -210,6 +210,66 @@ public abstract class RemainingApiTests : LoopTestBase
         Assert.False(loop.IsClosed);
     }
 
+    [Fact]
+    public void GetStack_SuspendedTasks_NameTheirMethodsAndWhatTheyAwait()
+    {
+        EventLoop loop = NewLoop();
+        loop.RunUntilComplete(async () =>
+        {
+            Future<bool> gate = loop.CreateFuture<bool>();
+            Future<bool> otherGate = loop.CreateFuture<bool>();
+            LoopTask method = SuspendedMethodAsync(gate);
+            LoopTask viaDelegate = loop.CreateTask(() => SuspendedHelperAsync(otherGate), "delegate");
+            await LoopTask.Yield();
+
+            IReadOnlyList<string> own = method.GetStack();
+            Assert.Contains(own, frame => frame.Contains("RemainingApiTests.SuspendedMethodAsync", StringComparison.Ordinal));
+            Assert.Contains("awaiting", own[^1], StringComparison.Ordinal);
+            IReadOnlyList<string> helper = viaDelegate.GetStack();
+            Assert.Contains(helper, frame => frame.Contains("RemainingApiTests.SuspendedHelperAsync", StringComparison.Ordinal));
+            Assert.Single(method.GetStack(limit: 1));
+
+            var printed = new StringWriter();
+            viaDelegate.PrintStack(writer: printed);
+            Assert.StartsWith("Stack for <LoopTask delegate pending> (most recent call last):", printed.ToString(), StringComparison.Ordinal);
+
+            gate.SetResult(true);
+            otherGate.SetResult(true);
+            await method;
+            await viaDelegate;
+            Assert.Empty(method.GetStack());
+            var none = new StringWriter();
+            method.PrintStack(writer: none);
+            Assert.StartsWith("No stack for", none.ToString(), StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public void GetStack_FailedTask_GivesTheExceptionFramesWithoutRetrievingIt()
+    {
+        EventLoop loop = NewLoop();
+        loop.RunUntilComplete(async () =>
+        {
+            LoopTask failing = loop.CreateTask(ThrowingAsync, "failing");
+            await LoopTask.Wait([failing]);
+            Assert.Contains(failing.GetStack(), frame => frame.Contains("ThrowingAsync", StringComparison.Ordinal));
+            Assert.IsType<InvalidTimeZoneException>(failing.GetException()); // retrieved here, by the test
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async LoopTask SuspendedMethodAsync(Future<bool> gate) => await gate;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task SuspendedHelperAsync(Future<bool> gate) => await gate;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task ThrowingAsync()
+    {
+        await LoopTask.Yield();
+        throw new InvalidTimeZoneException("for the stack");
+    }
+
     private sealed class CountingFactory : ILoopTaskFactory
     {
         public List<string> Names { get; } = [];
