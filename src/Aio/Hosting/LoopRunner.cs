@@ -82,7 +82,7 @@ public sealed class LoopRunner : IDisposable
     /// <summary>
     /// Closes the runner [runner.close()]: cancels every pending task of its loop and runs the loop
     /// until they finish (a task that fails instead is reported to the loop's exception handler as
-    /// "unhandled exception during Runner shutdown"), shuts the default executor down (up to 300 s),
+    /// "unhandled exception during LoopRunner.Close() shutdown"), shuts the default executor down (up to 300 s),
     /// clears the thread's current loop if the runner set it, and closes the loop. Afterwards
     /// <see cref="Run(Func{Task})"/> and <see cref="GetLoop"/> throw. Idempotent; a runner that never
     /// made its loop has nothing to close and stays usable, as asyncio's.
@@ -186,7 +186,7 @@ public sealed class LoopRunner : IDisposable
         {
             if (!task.IsCancelled && task.GetException() is { } error)
             {
-                loop.CallExceptionHandler(new ExceptionContext("unhandled exception during Runner shutdown", error) { Future = task });
+                loop.CallExceptionHandler(new ExceptionContext("unhandled exception during LoopRunner.Close() shutdown", error) { Future = task });
             }
         }
     }

@@ -28,7 +28,7 @@ public static partial class Network
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> or <paramref name="socket"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="socket"/> was disposed.</exception>
-    /// <exception cref="InvalidOperationException">No loop is running on this thread, or the socket already has a reader or writer on this loop.</exception>
+    /// <exception cref="InvalidOperationException">No loop is running on this thread, a transport owns the socket, or it already has a reader or writer on this loop.</exception>
     public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, Socket socket) =>
         Adopt(protocolFactory, socket, "create-connection");
 
@@ -40,7 +40,7 @@ public static partial class Network
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> or <paramref name="socket"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="socket"/> was disposed.</exception>
-    /// <exception cref="InvalidOperationException">No loop is running on this thread, or the socket already has a reader or writer on this loop.</exception>
+    /// <exception cref="InvalidOperationException">No loop is running on this thread, a transport owns the socket, or it already has a reader or writer on this loop.</exception>
     public static LoopTask<(ITransport Transport, Protocol Protocol)> ConnectAcceptedSocketAsync(Func<Protocol> protocolFactory, Socket socket) =>
         Adopt(protocolFactory, socket, "connect-accepted-socket");
 
@@ -81,6 +81,7 @@ public static partial class Network
         ArgumentNullException.ThrowIfNull(protocolFactory);
         CheckStreamSocket(socket);
         EventLoop loop = EventLoop.GetRunningLoop();
+        loop.CheckNotOwnedByTransport(socket);
         if (loop.IsWatching(socket, read: true) || loop.IsWatching(socket, read: false))
         {
             throw new InvalidOperationException("The socket already has a reader or writer on this loop (a pending socket await, a transport, AddReader/AddWriter): finish or remove it first.");

@@ -28,7 +28,7 @@ public static class SendFileLoopExtensions
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The socket is blocking or not a stream socket, or the file is not readable and seekable.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative, or <paramref name="count"/> is not positive.</exception>
-    /// <exception cref="InvalidOperationException">Not on the loop's thread.</exception>
+    /// <exception cref="InvalidOperationException">Not on the loop's thread; a transport owns the socket, or a send is pending on it.</exception>
     /// <remarks>The task fails with <see cref="SendfileNotAvailableError"/> when sendfile(2) cannot be used and <paramref name="fallback"/> is false (before any byte was sent).</remarks>
     public static LoopTask<long> SockSendFileAsync(this EventLoop loop, Socket socket, Stream file, long offset = 0, long? count = null, bool fallback = true, CancellationToken cancellationToken = default)
     {
@@ -54,6 +54,12 @@ public static class SendFileLoopExtensions
         if (!loop.IsOnLoopThread)
         {
             throw new InvalidOperationException("Socket awaits run on the loop's thread: call SockSendFileAsync from code running on the loop.");
+        }
+
+        loop.CheckNotOwnedByTransport(socket);
+        if (loop.IsWatching(socket, read: false))
+        {
+            throw new InvalidOperationException("The socket already has a writer installed (another pending send or connect, a transport, or AddWriter): wait for that to finish first.");
         }
 
         return loop.CreateTask(() => SendAsync(loop, socket, file, offset, count, fallback, cancellationToken), "sock-sendfile", eager: true);
