@@ -4,7 +4,6 @@
 // AwaitAsync. The single-threaded CounterStore is touched only there.
 using System.Globalization;
 using Aio;
-using Aio.Extensions.Hosting;
 using Aio.Hosting;
 
 namespace WebWithLoop;
@@ -14,21 +13,30 @@ public static class WebWithLoopApp
 {
     /// <summary>
     /// Builds the application from <paramref name="args"/> (ASP.NET's usual sources: appsettings.json,
-    /// environment variables, command line). It listens on http://127.0.0.1 only, on the port given by
-    /// the <c>Port</c> key (<c>--port 0</c> picks a free one; read it from <c>app.Urls</c> after start).
-    /// The shared loop is configured from <c>Aio:SharedLoop</c>.
+    /// environment variables, command line). It listens where ASP.NET's standard settings say
+    /// (<c>--urls http://0.0.0.0:8080</c>, <c>ASPNETCORE_URLS</c>, <c>ASPNETCORE_HTTP_PORTS</c>); without
+    /// them, on http://127.0.0.1 only, on the port given by the <c>Port</c> key (default 5080;
+    /// <c>--port 0</c> picks a free one; read it from <c>app.Urls</c> after start). The shared loop is
+    /// configured from <c>Aio:SharedLoop</c>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The port is not a number from 0 to 65535.</exception>
     public static WebApplication Create(string[] args)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
-        string portText = builder.Configuration["Port"] ?? "5080";
-        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+        bool urlsGiven = !string.IsNullOrEmpty(builder.Configuration["urls"]) ||
+            !string.IsNullOrEmpty(builder.Configuration["http_ports"]) ||
+            !string.IsNullOrEmpty(builder.Configuration["https_ports"]);
+        if (!urlsGiven)
         {
-            throw new InvalidOperationException($"Invalid configuration value '{portText}' at 'Port': use a TCP port from 0 to 65535 (0 picks a free one).");
+            string portText = builder.Configuration["Port"] ?? "5080";
+            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+            {
+                throw new InvalidOperationException($"Invalid configuration value '{portText}' at 'Port': use a TCP port from 0 to 65535 (0 picks a free one).");
+            }
+
+            builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
         }
 
-        builder.WebHost.UseUrls(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
         builder.Services.AddSharedEventLoop(builder.Configuration);
         builder.Services.AddSingleton<CounterStore>();
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Aio.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -18,7 +17,7 @@ namespace Aio.Extensions.Hosting;
 /// </summary>
 public static class SharedEventLoopConfiguration
 {
-    /// <summary>The section <see cref="SharedEventLoopServiceCollectionExtensions.AddSharedEventLoop(Microsoft.Extensions.DependencyInjection.IServiceCollection, IConfiguration, string)"/> reads by default.</summary>
+    /// <summary>The section <see cref="Microsoft.Extensions.DependencyInjection.SharedEventLoopServiceCollectionExtensions.AddSharedEventLoop(Microsoft.Extensions.DependencyInjection.IServiceCollection, IConfiguration, string)"/> reads by default.</summary>
     public const string DefaultSectionName = "Aio:SharedLoop";
 
     private const string BackendKey = "Backend";
@@ -37,90 +36,28 @@ public static class SharedEventLoopConfiguration
     {
         ArgumentNullException.ThrowIfNull(section);
         ArgumentNullException.ThrowIfNull(options);
-        foreach (IConfigurationSection entry in section.GetChildren())
+        foreach ((string key, string path, string value) in ConfigurationValues.Entries(section, "the shared loop", BackendKey, UseGlobalLoopKey, StopTimeoutKey))
         {
-            if (entry.Value is null && entry.GetChildren().Any())
+            switch (key)
             {
-                throw new InvalidOperationException(
-                    $"Configuration key '{entry.Path}' has nested keys, but the shared loop expects a single value there.");
-            }
+                case BackendKey:
+                    options.Backend = ConfigurationValues.ParseBackend(value, path);
+                    break;
+                case UseGlobalLoopKey:
+                    options.UseGlobalLoop = ConfigurationValues.ParseBoolean(value, path);
+                    break;
+                default:
+                    try
+                    {
+                        options.StopTimeout = SharedEventLoopOptions.ParseStopTimeout(value);
+                    }
+                    catch (FormatException error)
+                    {
+                        throw new InvalidOperationException($"Invalid configuration value at '{path}': {error.Message}", error);
+                    }
 
-            if (string.IsNullOrWhiteSpace(entry.Value))
-            {
-                if (!IsKnown(entry.Key))
-                {
-                    throw UnknownKey(section, entry);
-                }
-
-                continue;
-            }
-
-            string value = entry.Value.Trim();
-            if (entry.Key.Equals(BackendKey, StringComparison.OrdinalIgnoreCase))
-            {
-                options.Backend = ParseBackend(value, entry.Path);
-            }
-            else if (entry.Key.Equals(UseGlobalLoopKey, StringComparison.OrdinalIgnoreCase))
-            {
-                options.UseGlobalLoop = ParseBoolean(value, entry.Path);
-            }
-            else if (entry.Key.Equals(StopTimeoutKey, StringComparison.OrdinalIgnoreCase))
-            {
-                try
-                {
-                    options.StopTimeout = SharedEventLoopOptions.ParseStopTimeout(value);
-                }
-                catch (FormatException error)
-                {
-                    throw new InvalidOperationException($"Invalid configuration value at '{entry.Path}': {error.Message}", error);
-                }
-            }
-            else
-            {
-                throw UnknownKey(section, entry);
+                    break;
             }
         }
-    }
-
-    private static bool IsKnown(string key) =>
-        key.Equals(BackendKey, StringComparison.OrdinalIgnoreCase) ||
-        key.Equals(UseGlobalLoopKey, StringComparison.OrdinalIgnoreCase) ||
-        key.Equals(StopTimeoutKey, StringComparison.OrdinalIgnoreCase);
-
-    private static InvalidOperationException UnknownKey(IConfiguration section, IConfigurationSection entry)
-    {
-        string prefix = section is IConfigurationSection named ? named.Path + ":" : string.Empty;
-        return new InvalidOperationException(
-            $"Unknown configuration key '{entry.Path}': the shared loop reads {prefix}{BackendKey}, {prefix}{UseGlobalLoopKey} and {prefix}{StopTimeoutKey}. Check its spelling.");
-    }
-
-    private static LoopBackend ParseBackend(string value, string path)
-    {
-        foreach (LoopBackend backend in Enum.GetValues<LoopBackend>())
-        {
-            if (value.Equals(backend.ToString(), StringComparison.OrdinalIgnoreCase))
-            {
-                return backend;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"Invalid configuration value '{value}' at '{path}': not a loop backend; use Default (epoll on Linux, portable elsewhere), Epoll or Portable.");
-    }
-
-    private static bool ParseBoolean(string value, string path)
-    {
-        if (bool.TryParse(value, out bool parsed))
-        {
-            return parsed;
-        }
-
-        return value switch
-        {
-            "1" => true,
-            "0" => false,
-            _ => throw new InvalidOperationException(
-                string.Create(CultureInfo.InvariantCulture, $"Invalid configuration value '{value}' at '{path}': use true or false (or 1 or 0).")),
-        };
     }
 }

@@ -1,12 +1,14 @@
+using Aio.Extensions.Hosting;
 using Aio.Hosting;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Aio.Extensions.Hosting;
+// In the namespace of IServiceCollection, as .NET's own Add* extensions are, so that
+// `services.AddSharedEventLoop(...)` compiles with the usings every host application has.
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers Aio's <see cref="SharedEventLoop"/> with dependency injection and the Generic Host.</summary>
 public static class SharedEventLoopServiceCollectionExtensions
@@ -18,9 +20,9 @@ public static class SharedEventLoopServiceCollectionExtensions
     /// calls apply after it), and a hosted service that takes a loop token when the host starts and
     /// releases it when the host stops, within <c>HostOptions.ShutdownTimeout</c> (see
     /// <see cref="AddSharedEventLoop(IServiceCollection, Action{SharedEventLoopOptions}?)"/>).
-    /// The configuration is read when the shared loop is first resolved (at the latest when the host
-    /// starts); a bad value then throws an <see cref="InvalidOperationException"/> naming its key,
-    /// such as <c>Aio:SharedLoop:StopTimeout</c>. Calling this more than once registers one loop
+    /// The configuration is read and validated when the host starts (<c>ValidateOnStart</c>), or
+    /// earlier if the shared loop is resolved before; a bad value then throws an
+    /// <see cref="InvalidOperationException"/> naming its key, such as <c>Aio:SharedLoop:StopTimeout</c>. Calling this more than once registers one loop
     /// and one hosted service, with every configuration applied in order.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -61,7 +63,7 @@ public static class SharedEventLoopServiceCollectionExtensions
     public static IServiceCollection AddSharedEventLoop(this IServiceCollection services, Action<SharedEventLoopOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        OptionsBuilder<SharedEventLoopOptions> options = services.AddOptions<SharedEventLoopOptions>();
+        OptionsBuilder<SharedEventLoopOptions> options = services.AddOptions<SharedEventLoopOptions>().ValidateOnStart();
         if (configure is not null)
         {
             options.Configure(configure);

@@ -1,5 +1,4 @@
 using Aio;
-using Aio.Extensions.Hosting;
 using Aio.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -88,6 +88,30 @@ public sealed class WebWithLoopTests
     }
 
     [Fact]
+    public async Task WebSample_UrlsArgument_ListensThereInsteadOfThePortDefault()
+    {
+        WebApplication app = WebWithLoopApp.Create(
+            ["--urls", "http://127.0.0.1:0", "--port", "70000", "--Logging:LogLevel:Default", "Warning", "--Aio:SharedLoop:StopTimeout", "0"]);
+        await using (app.ConfigureAwait(false))
+        {
+            await app.StartAsync();
+            try
+            {
+                // The invalid --port is ignored: the standard --urls decides where Kestrel listens.
+                var address = new Uri(app.Urls.First());
+                Assert.NotEqual(0, address.Port);
+                using var client = new HttpClient { BaseAddress = address, Timeout = Patience };
+                string body = await client.GetStringAsync(new Uri("/", UriKind.Relative));
+                Assert.StartsWith("WebWithLoop", body, StringComparison.Ordinal);
+            }
+            finally
+            {
+                await app.StopAsync();
+            }
+        }
+    }
+
+    [Fact]
     public void WebSample_BadPort_InvalidOperationNamingTheKey()
     {
         var error = Assert.Throws<InvalidOperationException>(() => WebWithLoopApp.Create(["--port", "70000"]));

@@ -177,6 +177,9 @@ switch (args[0])
                 ShutdownCallback = _ => throw new InvalidOperationException("callback failed"),
             });
 
+    case "host-clean" or "host-main-fails": // the runner under the Generic Host
+        return await GenericHostScenarios.RunAsync(args[0]);
+
     case "accept-emfile-epoll" or "accept-emfile-portable": // networking: accept under descriptor exhaustion
         return AcceptExhaustion.Run(args[0]);
 

@@ -170,6 +170,27 @@ public sealed partial class RunnerProcessTests
             "handler: unhandled exception during Runner.Run() shutdown | cleanup failed | cleaner",
             "Leaving. Bye!");
         Assert.Single(child.Lines, line => line.StartsWith("handler:", StringComparison.Ordinal));
+    [Aio.Tests.Loop.LinuxFact]
+    public void GenericHostRunner_Sigterm_HostStopsLoopInAiorunsStepsAndExitsZero()
+    {
+        using var child = HostProcess.Start("host-clean");
+        child.WaitForLine("ready");
+        child.Signal(SigTerm);
+
+        Assert.Equal(0, child.WaitForExit());
+        child.AssertInOrder(
+            "Running forever.", "ready", "Stopping the loop", "Entering shutdown phase.", "Cancelling pending tasks.",
+            "Cancelling task: <LoopTask main", "Running pending tasks till complete", "caller cancelled", "protected work done",
+            "Waiting for executor shutdown.", "Closing the loop.", "Leaving. Bye!", "host returned");
+    }
+
+    [Aio.Tests.Loop.LinuxFact]
+    public void GenericHostRunner_MainFailsWithStopWhenMainCompletes_StopsTheHostAndExitsOne()
+    {
+        using var child = HostProcess.Start("host-main-fails");
+
+        Assert.Equal(1, child.WaitForExit());
+        child.AssertInOrder("The main task failed.", "Entering shutdown phase.", "Leaving. Bye!", "The application failed; exit code 1.", "host returned");
     }
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
