@@ -425,7 +425,7 @@ def loop_section(table, samples, workloads, names, rounds, loads, svg):
     lines, spread, goal = loop_tables(table, samples, workloads, names)
     sizes = "callbacks 1,000,000; timers 200,000; threadsafe 1,000,000; tasks 100,000 × 10 steps; pingpong 200,000 round trips; memory 100,000 tasks"
     text = [f"Median of {rounds} rounds, every implementation in the same run on the same machine, produced by "
-            "`python3 bench/compare.py` (workloads as defined in DESIGN.md \"Performance design\"; sizes: "
+            "`python3 bench/compare.py` (workloads as defined in docs/design.md \"Performance design\"; sizes: "
             f"{sizes}). Throughput workloads: operations per second (higher is better). Memory: bytes of "
             "resident memory per suspended task (lower is better). In brackets: how many times better than "
             "uvloop (above 1: better than uvloop, for memory too).\n\n",

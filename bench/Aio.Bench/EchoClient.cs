@@ -1,4 +1,4 @@
-// The echo workload's load client (DESIGN.md "Performance design", issue 8):
+// The echo workload's load client (docs/design.md "Performance design", issue 8):
 //   Aio.Bench echo-client --port P [--conns 10] [--size 1024] [--seconds 5] [--mode loop|threads]
 // keeps `conns` connections to 127.0.0.1:P; each sends `size` bytes, waits until all `size` bytes
 // have come back, and sends again, for `seconds`. It prints one JSON line:

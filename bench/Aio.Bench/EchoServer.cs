@@ -1,4 +1,4 @@
-// The echo workload's server (DESIGN.md "Performance design", issue 8):
+// The echo workload's server (docs/design.md "Performance design", issue 8):
 //   Aio.Bench echo-server --port P [--api protocol|streams|streams-bytes] [--backend epoll|portable]
 // serves TCP echo on 127.0.0.1:P (0 picks a free port) until SIGTERM or SIGINT. Its first line on
 // standard output is `{"port": N}` (the port it listens on, so a caller can pass 0 and avoid racing

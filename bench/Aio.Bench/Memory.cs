@@ -1,4 +1,4 @@
-// The memory workload (DESIGN.md "Performance design"): bytes of process memory per suspended task.
+// The memory workload (docs/design.md "Performance design"): bytes of process memory per suspended task.
 // Measured the same way in every implementation (Python and Node.js peers, plain .NET): a fresh
 // process; a small warm-up pass (1% of N, at least 100 tasks) so the code is compiled; a full
 // collection, then resident memory (VmRSS from /proc/self/status) as the baseline; N tasks created,

@@ -1,4 +1,4 @@
-// The workload CLI of DESIGN.md "Performance design" (issue 8):
+// The workload CLI of docs/design.md "Performance design" (issue 8):
 //   dotnet run -c Release --project bench/Aio.Bench -- WORKLOAD [--backend epoll|portable] [--n N]
 // prints one JSON line: {"impl": ..., "workload": ..., "ops": N, "seconds": S, "ops_per_s": R}
 // ({"impl": ..., "workload": "memory", "ops": N, "bytes_per_task": B, "managed_bytes_per_task": M}

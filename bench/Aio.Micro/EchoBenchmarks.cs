@@ -8,7 +8,7 @@ namespace Aio.Micro;
 /// Stream read/write: TCP echo round trips of 1 KiB over loopback, server and client on the same
 /// loop, so one operation is one write, one read and one echo on each side. The client is a plain
 /// Protocol that allocates nothing; what the memory diagnoser reports per operation is the loop's and
-/// the server's. Steady-state goal (DESIGN.md "Performance design"): 0 bytes per echo round trip.
+/// the server's. Steady-state goal (docs/design.md "Performance design"): 0 bytes per echo round trip.
 /// </summary>
 [MemoryDiagnoser]
 public class EchoBenchmarks

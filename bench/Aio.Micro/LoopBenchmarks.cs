@@ -5,7 +5,7 @@ namespace Aio.Micro;
 
 /// <summary>
 /// The loop's hot paths, each driven on the benchmark thread: schedule Ops operations, then run the
-/// loop until they are done. Steady-state goal (DESIGN.md "Performance design"): 0 bytes allocated
+/// loop until they are done. Steady-state goal (docs/design.md "Performance design"): 0 bytes allocated
 /// per operation for call soon, thread-safe post and sleep(0).
 /// </summary>
 [MemoryDiagnoser]

@@ -1,4 +1,4 @@
-// The plain .NET peer of the echo workload (DESIGN.md "Performance design", issue 8): a TCP echo
+// The plain .NET peer of the echo workload (docs/design.md "Performance design", issue 8): a TCP echo
 // server written the way a .NET developer would without Aio — Socket async APIs, one async method
 // per connection, continuations on the thread pool.
 //   DotNetPeers echo-server --port P

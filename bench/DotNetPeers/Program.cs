@@ -1,4 +1,4 @@
-// Plain .NET peers of the loop workloads (DESIGN.md "Performance design"): the same workloads,
+// Plain .NET peers of the loop workloads (docs/design.md "Performance design"): the same workloads,
 // written the way a .NET developer would without Aio — on the thread pool.
 //   dotnet bench/DotNetPeers/bin/Release/net10.0/DotNetPeers.dll WORKLOAD [--n N]
 // prints one JSON line like the Aio bench CLI: {"impl": "dotnet-threadpool", "workload": ..., "ops": N,

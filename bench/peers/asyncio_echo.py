@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The echo workload's server (DESIGN.md "Performance design") on Python's asyncio or uvloop.
+"""The echo workload's server (docs/design.md "Performance design") on Python's asyncio or uvloop.
 
 Usage: /usr/bin/python3 bench/peers/asyncio_echo.py --port P [--api protocol|streams] [--loop asyncio|uvloop]
 Serves TCP echo on 127.0.0.1:P (0 picks a free port) until SIGTERM or SIGINT; prints {"port": N}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The loop workloads of DESIGN.md "Performance design" on Python's asyncio or uvloop.
+"""The loop workloads of docs/design.md "Performance design" on Python's asyncio or uvloop.
 
 Usage: /usr/bin/python3 bench/peers/asyncio_workloads.py WORKLOAD [--loop asyncio|uvloop] [--n N]
 Prints one JSON line like the Aio bench CLI: {"impl", "workload", "ops", "seconds", "ops_per_s"}

@@ -1,4 +1,4 @@
-// Running the loop: one iteration is asyncio's _run_once (DESIGN.md, "The loop contract"):
+// Running the loop: one iteration is asyncio's _run_once (docs/design.md, "The loop contract"):
 //   1. timeout = 0 if callbacks are ready or a stop is pending, else until the earliest timer
 //      (rounded up to whole milliseconds so we never wake early and spin; clamped to 24 h), else
 //      infinite;

@@ -1,7 +1,7 @@
 // The event loop: one thread that runs callbacks, timers, cross-thread posts and I/O readiness in
 // a defined order (asyncio's BaseEventLoop). This file holds its state and lifetime; scheduling,
 // running, I/O, signals, executors, policies and error handling live in the other EventLoop.*.cs
-// files. The contract is in DESIGN.md, "The loop contract".
+// files. The contract is in docs/design.md, "The loop contract".
 //
 // Ownership: everything here except the inbox, the closed flag and the backend's Wake belongs to
 // the loop thread. While the loop runs, the owner is the running thread; while it does not run,

@@ -10,7 +10,7 @@ namespace Aio.Net;
 /// leaves the data in the buffer, and by <see cref="AsyncStreamReader.ReadLineAsync"/>, which first
 /// removes the over-long line (asyncio's readline raises ValueError instead; see the mapping).
 /// </summary>
-[SuppressMessage("Naming", "CA1710:Identifiers should have correct suffix", Justification = "asyncio's name, as DESIGN.md lists it.")]
+[SuppressMessage("Naming", "CA1710:Identifiers should have correct suffix", Justification = "asyncio's name, as docs/design.md lists it.")]
 public class LimitOverrunError : Exception
 {
     /// <summary>Creates the error with the default message and <see cref="Consumed"/> 0.</summary>

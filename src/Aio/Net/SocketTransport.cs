@@ -5,7 +5,7 @@
 // non-blocking recv/send itself, on the loop thread. The epoll backend reports readiness from
 // epoll_wait on that thread; the portable backend from its selector thread through Socket.Select.
 // Either way the bytes move in the callback, with no completion posted from another thread, so
-// both backends share every rule below (DESIGN.md planned completion-based I/O for the portable
+// both backends share every rule below (docs/design.md planned completion-based I/O for the portable
 // backend; one readiness path was chosen instead, so the two cannot drift apart).
 //
 // Lifetime, in asyncio's order. The constructor schedules one callback (CallSoon): it calls the

@@ -1,7 +1,7 @@
 namespace Aio.Tests.Loop;
 
 /// <summary>
-/// Async methods on the loop (DESIGN.md, "Async methods on the loop"): the loop's
+/// Async methods on the loop (docs/design.md, "Async methods on the loop"): the loop's
 /// SynchronizationContext brings every await back to the loop thread, its TaskScheduler runs
 /// tasks there, and RunUntilComplete drives a task to its outcome [loop.run_until_complete].
 /// </summary>

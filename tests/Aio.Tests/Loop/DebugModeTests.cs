@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Aio.Tests.Loop;
 
 /// <summary>
-/// Debug mode (DESIGN.md, the loop contract): non-thread-safe APIs throw when called from a thread
+/// Debug mode (docs/design.md, the loop contract): non-thread-safe APIs throw when called from a thread
 /// other than the one running the loop, slow callbacks are logged, handles remember where they
 /// were created.
 /// </summary>

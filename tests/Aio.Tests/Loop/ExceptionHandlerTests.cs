@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Aio.Tests.Loop;
 
 /// <summary>
-/// The exception handler (DESIGN.md, the loop contract): a callback's exception never stops the
+/// The exception handler (docs/design.md, the loop contract): a callback's exception never stops the
 /// loop; it reaches the handler with a context; a throwing custom handler falls back to the
 /// default one, which logs through <see cref="ILogger"/>.
 /// </summary>

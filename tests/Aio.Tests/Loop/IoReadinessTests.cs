@@ -8,7 +8,7 @@ namespace Aio.Tests.Loop;
 /// <summary>
 /// I/O readiness callbacks [loop.add_reader / add_writer / remove_reader / remove_writer] on a
 /// connected loopback TCP pair: level-triggered, replaced and removed as in asyncio, never starved
-/// by callbacks (DESIGN.md, the loop contract).
+/// by callbacks (docs/design.md, the loop contract).
 /// </summary>
 public abstract partial class IoReadinessTests : LoopTestBase
 {

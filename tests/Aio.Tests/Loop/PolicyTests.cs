@@ -11,7 +11,7 @@ public sealed class PolicyCollectionDefinition
 }
 
 /// <summary>
-/// Running-loop lookup and event loop policies (DESIGN.md, layers: GetRunningLoop, GetEventLoop,
+/// Running-loop lookup and event loop policies (docs/design.md, layers: GetRunningLoop, GetEventLoop,
 /// SetEventLoop, NewEventLoop). Every test that changes the policy restores it, and closes every
 /// loop the policy built.
 /// </summary>

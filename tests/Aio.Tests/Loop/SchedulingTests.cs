@@ -1,6 +1,6 @@
 namespace Aio.Tests.Loop;
 
-/// <summary>Call soon, call later, call at, handles and timer order (DESIGN.md, the loop contract).</summary>
+/// <summary>Call soon, call later, call at, handles and timer order (docs/design.md, the loop contract).</summary>
 public abstract class SchedulingTests : LoopTestBase
 {
     [Fact]

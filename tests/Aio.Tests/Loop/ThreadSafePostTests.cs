@@ -1,7 +1,7 @@
 namespace Aio.Tests.Loop;
 
 /// <summary>
-/// Cross-thread posts (DESIGN.md, the loop contract): <c>CallSoonThreadSafe</c> and its try-variants
+/// Cross-thread posts (docs/design.md, the loop contract): <c>CallSoonThreadSafe</c> and its try-variants
 /// deliver every post exactly once in per-thread order, wake a blocked loop, and refuse a closed loop.
 /// </summary>
 public abstract class ThreadSafePostTests : LoopTestBase
