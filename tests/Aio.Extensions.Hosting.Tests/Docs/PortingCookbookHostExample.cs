@@ -1,7 +1,6 @@
 using Aio.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Aio.Extensions.Hosting.Tests.Docs;
 
@@ -20,8 +19,8 @@ public sealed class PortingCookbookHostExample
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
         builder.Services.AddEventLoopRunner(builder.Configuration, async services =>
         {
-            ILogger logger = services.GetRequiredService<ILogger<EventLoop>>();
-            logger.LogInformation("main runs on the loop");
+            IHostEnvironment environment = services.GetRequiredService<IHostEnvironment>();   // the host's services
+            Console.WriteLine($"main runs on the loop in {environment.EnvironmentName}");
             mainRuns++;
             await LoopTask.Sleep(TimeSpan.FromMilliseconds(10));   // SIGTERM / Ctrl-C: aiorun's shutdown steps
         });
