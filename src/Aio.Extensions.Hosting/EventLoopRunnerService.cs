@@ -56,7 +56,16 @@ internal sealed partial class EventLoopRunnerService(
             IsBackground = true,          // the host decides when the process ends
         };
         _thread.Start();
-        await started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await started.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (started.Task.IsCompletedSuccessfully)
+        {
+            // The host links its start token to ApplicationStopping: a main that completes at once
+            // (StopWhenMainCompletes) stops the host, which may cancel this wait after the loop had
+            // started. The loop did start; the host stops it through StopAsync as usual.
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
