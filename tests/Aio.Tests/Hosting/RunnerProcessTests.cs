@@ -170,6 +170,8 @@ public sealed partial class RunnerProcessTests
             "handler: unhandled exception during Runner.Run() shutdown | cleanup failed | cleaner",
             "Leaving. Bye!");
         Assert.Single(child.Lines, line => line.StartsWith("handler:", StringComparison.Ordinal));
+    }
+
     [Aio.Tests.Loop.LinuxFact]
     public void GenericHostRunner_Sigterm_HostStopsLoopInAiorunsStepsAndExitsZero()
     {
