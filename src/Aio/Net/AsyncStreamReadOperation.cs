@@ -51,7 +51,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem, 
     private object? _continuationState;
     private ExecutionContext? _executionContext;
     private SynchronizationContext? _foreignContext;
-    private ITaskCore? _suspendedTask;
+    private ITaskInternals? _suspendedTask;
     private Exception? _wokenBy;
     private CancellationTokenRegistration _registration;
     private int _count;
@@ -263,7 +263,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem, 
 
         // Reported after the continuation is stored: a pending cancel of the task cancels the read
         // now, and Cancel posts the resume. A read already done posts it here (Cancel then does nothing).
-        if (TaskCore.Current is { } task)
+        if (RunningTask.Current is { } task)
         {
             _suspendedTask = task;
             task.WaitOn(this);

@@ -31,8 +31,8 @@ internal sealed class AsyncStreamReaderProtocol : Protocol
 {
     private readonly EventLoop _loop;
     private readonly Func<AsyncStreamReader, AsyncStreamWriter, Task>? _clientConnected;
-    private readonly SignalFuture _closed;
-    private readonly SignalFuture _drained;
+    private readonly ValuelessFuture _closed;
+    private readonly ValuelessFuture _drained;
     private List<DrainWaiter> _drainWaiters = [];
     private AsyncStreamReader? _reader;
     private AsyncStreamWriter? _writer;
@@ -45,8 +45,8 @@ internal sealed class AsyncStreamReaderProtocol : Protocol
         _loop = loop;
         _reader = reader;
         _clientConnected = clientConnected;
-        _closed = new SignalFuture(loop);
-        _drained = new SignalFuture(loop);
+        _closed = new ValuelessFuture(loop);
+        _drained = new ValuelessFuture(loop);
         _drained.TrySucceed();
     }
 
@@ -214,9 +214,9 @@ internal sealed class AsyncStreamReaderProtocol : Protocol
     public override string ToString() =>
         $"<AsyncStreamReaderProtocol{(_paused ? " paused" : "")}{(_connectionLost ? " lost" : "")}{(_clientConnected is null ? "" : " server-side")}>";
 
-    private SignalFuture Failed(Exception exception)
+    private ValuelessFuture Failed(Exception exception)
     {
-        var failed = new SignalFuture(_loop);
+        var failed = new ValuelessFuture(_loop);
         failed.SetException(exception);
         return failed;
     }

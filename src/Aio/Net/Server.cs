@@ -43,7 +43,7 @@ public sealed class Server : IAsyncDisposable
     private readonly HashSet<SocketTransport> _clients = [];
     private Listener[]? _listeners;
     private ReadOnlyCollection<Socket> _sockets;
-    private List<SignalFuture>? _closeWaiters = [];
+    private List<ValuelessFuture>? _closeWaiters = [];
     private Future<bool>? _servingForever;
     private Action? _afterClose;
     private bool _serving;
@@ -185,7 +185,7 @@ public sealed class Server : IAsyncDisposable
     /// </summary>
     public Future WaitClosedAsync()
     {
-        var waiter = new SignalFuture(Loop);
+        var waiter = new ValuelessFuture(Loop);
         if (_closeWaiters is null)
         {
             waiter.TrySucceed();
@@ -253,11 +253,11 @@ public sealed class Server : IAsyncDisposable
 
     private void WakeCloseWaiters()
     {
-        List<SignalFuture>? waiters = _closeWaiters;
+        List<ValuelessFuture>? waiters = _closeWaiters;
         _closeWaiters = null;
         if (waiters is not null)
         {
-            foreach (SignalFuture waiter in waiters)
+            foreach (ValuelessFuture waiter in waiters)
             {
                 waiter.TrySucceed();
             }

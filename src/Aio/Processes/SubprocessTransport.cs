@@ -32,7 +32,7 @@ internal abstract class SubprocessTransport : ISubprocessTransport, IPipeOwner
     private static readonly Action<object?> StartCallback = static state => ((SubprocessTransport)state!).Start();
 
     private readonly SubprocessProtocol _protocol;
-    private readonly SignalFuture _connected;
+    private readonly ValuelessFuture _connected;
     private readonly List<ExitWaiter> _exitWaiters = [];
     private WritePipeTransport? _stdin;
     private ReadPipeTransport? _stdout;
@@ -47,7 +47,7 @@ internal abstract class SubprocessTransport : ISubprocessTransport, IPipeOwner
     {
         Loop = loop;
         _protocol = protocol;
-        _connected = new SignalFuture(loop);
+        _connected = new ValuelessFuture(loop);
     }
 
     public EventLoop Loop { get; }

@@ -113,7 +113,7 @@ public sealed class AsyncBarrier
             throw new BrokenBarrierError("The barrier is broken (aborted); call Reset() before waiting on it again.");
         }
 
-        var waiter = new BarrierWaiter(loop, TaskCore.Current, this);
+        var waiter = new BarrierWaiter(loop, RunningTask.Current, this);
         if (cancellationToken.IsCancellationRequested)
         {
             waiter.Cancel(SyncWaiter<int>.TokenCancelMessage);
@@ -148,7 +148,7 @@ public sealed class AsyncBarrier
     }
 
     /// <summary>A wait on the barrier; its index is set when the barrier passes.</summary>
-    private sealed class BarrierWaiter(EventLoop loop, ITaskCore? task, AsyncBarrier barrier) : SyncWaiter<int>(loop, task, barrier)
+    private sealed class BarrierWaiter(EventLoop loop, ITaskInternals? task, AsyncBarrier barrier) : SyncWaiter<int>(loop, task, barrier)
     {
         public int Index { get; set; }
 

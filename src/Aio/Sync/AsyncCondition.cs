@@ -165,7 +165,7 @@ public sealed class AsyncCondition
             throw new InvalidOperationException("The condition's lock belongs to another event loop than the condition.");
         }
 
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         if (!_lock.IsLocked)
         {
             throw new InvalidOperationException(

@@ -80,7 +80,7 @@ public sealed class AsyncEvent
     private BoolWaiter Start(TimeSpan? timeout, CancellationToken cancellationToken)
     {
         EventLoop loop = _affinity.ForWait(this);
-        var waiter = new BoolWaiter(loop, TaskCore.Current, this);
+        var waiter = new BoolWaiter(loop, RunningTask.Current, this);
         if (cancellationToken.IsCancellationRequested)
         {
             waiter.Cancel(SyncWaiter<bool>.TokenCancelMessage);

@@ -11,7 +11,7 @@
 // Release() would pass it — and its await throws CancelledError, as asyncio's acquire does (see
 // SyncWaiter).
 //
-// Owner and hold. The lock records the task that holds it (TaskCore.Current when it was taken),
+// Owner and hold. The lock records the task that holds it (RunningTask.Current when it was taken),
 // to refuse re-entry with an exception instead of a deadlock; code outside tasks is not tracked.
 // It also records the "hold": the waiter that took it (the AcquireWaiter whose Releaser may
 // release it, or the timed acquisition's waiter; null for TryAcquire). A Releaser, or a waiter
@@ -36,7 +36,7 @@ public sealed class AsyncLock : IGrantOwner
     private LoopAffinity _affinity;
     private bool _locked;
     private object? _hold;
-    private ITaskCore? _owner;
+    private ITaskInternals? _owner;
 
     /// <summary>Whether the lock is held [lock.locked()].</summary>
     public bool IsLocked => _locked;
@@ -48,7 +48,7 @@ public sealed class AsyncLock : IGrantOwner
     internal object? Hold => _hold;
 
     /// <summary>The task holding the lock, when it was taken inside one.</summary>
-    internal ITaskCore? Owner => _owner;
+    internal ITaskInternals? Owner => _owner;
 
     /// <summary>
     /// Takes the lock [await lock.acquire()]: the returned future completes with a
@@ -69,7 +69,7 @@ public sealed class AsyncLock : IGrantOwner
     public Future<Releaser> AcquireAsync(CancellationToken cancellationToken = default)
     {
         EventLoop loop = _affinity.ForWait(this);
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         ThrowIfHeldBy(task);
         var waiter = new AcquireWaiter(loop, task, this);
         Start(waiter, timeout: null, cancellationToken);
@@ -88,7 +88,7 @@ public sealed class AsyncLock : IGrantOwner
     public bool TryAcquire()
     {
         _affinity.ForAccess(this);
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         ThrowIfHeldBy(task);
         if (_locked)
         {
@@ -116,7 +116,7 @@ public sealed class AsyncLock : IGrantOwner
     {
         TimeSpan? limit = WaitTimeout.Check(timeout);
         EventLoop loop = _affinity.ForWait(this);
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         ThrowIfHeldBy(task);
         var waiter = new BoolWaiter(loop, task, this, this);
         Start(waiter, limit, cancellationToken);
@@ -186,7 +186,7 @@ public sealed class AsyncLock : IGrantOwner
     }
 
     /// <summary>Throws when <paramref name="task"/> holds the lock: taking it again would deadlock.</summary>
-    internal void ThrowIfHeldBy(ITaskCore? task)
+    internal void ThrowIfHeldBy(ITaskInternals? task)
     {
         if (task is not null && _locked && ReferenceEquals(_owner, task))
         {

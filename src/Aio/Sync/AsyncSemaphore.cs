@@ -68,7 +68,7 @@ public class AsyncSemaphore : IGrantOwner
     public Future<Releaser> AcquireAsync(CancellationToken cancellationToken = default)
     {
         EventLoop loop = _affinity.ForWait(this);
-        var waiter = new AcquireWaiter(loop, TaskCore.Current, this);
+        var waiter = new AcquireWaiter(loop, RunningTask.Current, this);
         Start(waiter, timeout: null, cancellationToken);
         return waiter;
     }
@@ -106,7 +106,7 @@ public class AsyncSemaphore : IGrantOwner
     {
         TimeSpan? limit = WaitTimeout.Check(timeout);
         EventLoop loop = _affinity.ForWait(this);
-        var waiter = new BoolWaiter(loop, TaskCore.Current, this, this);
+        var waiter = new BoolWaiter(loop, RunningTask.Current, this, this);
         Start(waiter, limit, cancellationToken);
         return waiter;
     }

@@ -18,7 +18,7 @@
 namespace Aio.Sync;
 
 /// <summary>A condition wait, from release of the lock to its re-acquisition. Loop thread only.</summary>
-internal sealed class ConditionWaiter(EventLoop loop, ITaskCore? task, AsyncCondition condition, AsyncLock lockToRetake, object? hold)
+internal sealed class ConditionWaiter(EventLoop loop, ITaskInternals? task, AsyncCondition condition, AsyncLock lockToRetake, object? hold)
     : SyncWaiter<bool>(loop, task, condition)
 {
     private readonly AsyncCondition _condition = condition;

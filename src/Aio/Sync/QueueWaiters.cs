@@ -160,7 +160,7 @@ internal sealed class QueueGetWaiter<T> : Future<T>, IQueueWaiterNode<QueueGetWa
     /// </summary>
     public T GetResultForAwaiter()
     {
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         task?.Resumed(this);
         if (_givenBack)
         {

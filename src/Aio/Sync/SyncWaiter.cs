@@ -56,7 +56,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     private TimerHandle? _timer;
     private CancellationTokenRegistration _registration;
 
-    protected SyncWaiter(EventLoop loop, ITaskCore? task, object primitive)
+    protected SyncWaiter(EventLoop loop, ITaskInternals? task, object primitive)
         : base(loop)
     {
         Task = task;
@@ -69,7 +69,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
 
     public WaiterList? List { get; set; }
 
-    public ITaskCore? Task { get; }
+    public ITaskInternals? Task { get; }
 
     public virtual object? HoldToken => null;
 
@@ -104,7 +104,7 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     /// </summary>
     internal sealed override void EndAwait()
     {
-        ITaskCore? task = TaskCore.Current;
+        ITaskInternals? task = RunningTask.Current;
         bool suspendedHere = task is not null && ReferenceEquals(task.WaitingOn, this);
         base.EndAwait();
         if (suspendedHere && task!.TakeCancelRequest(out string? message))
@@ -200,7 +200,7 @@ internal interface IGrantOwner
 }
 
 /// <summary>An acquisition that yields a <see cref="Releaser"/> (lock, semaphore). No timeout form.</summary>
-internal sealed class AcquireWaiter(EventLoop loop, ITaskCore? task, IGrantOwner owner) : SyncWaiter<Releaser>(loop, task, owner)
+internal sealed class AcquireWaiter(EventLoop loop, ITaskInternals? task, IGrantOwner owner) : SyncWaiter<Releaser>(loop, task, owner)
 {
     private readonly IGrantOwner _owner = owner;
     private bool _released;
@@ -238,7 +238,7 @@ internal sealed class AcquireWaiter(EventLoop loop, ITaskCore? task, IGrantOwner
 /// event). Given an owner, a true result stands for a lock or permit that a cancel after the grant
 /// gives back.
 /// </summary>
-internal sealed class BoolWaiter(EventLoop loop, ITaskCore? task, object primitive, IGrantOwner? owner = null)
+internal sealed class BoolWaiter(EventLoop loop, ITaskInternals? task, object primitive, IGrantOwner? owner = null)
     : SyncWaiter<bool>(loop, task, primitive)
 {
     private readonly IGrantOwner? _owner = owner;

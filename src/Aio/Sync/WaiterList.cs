@@ -16,7 +16,7 @@ internal interface IWaiterNode
     WaiterList? List { get; set; }
 
     /// <summary>The task that started the wait (null outside tasks): a lock records it as its owner.</summary>
-    ITaskCore? Task { get; }
+    ITaskInternals? Task { get; }
 
     /// <summary>What a lock records as its current hold when it grants this waiter (see <see cref="AsyncLock"/>).</summary>
     object? HoldToken { get; }

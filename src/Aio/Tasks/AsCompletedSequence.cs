@@ -42,7 +42,7 @@ internal sealed class AsCompletedSequence<TFuture> : IAsyncEnumerable<TFuture>
         private readonly TimerHandle? _timer;
         private readonly CancellationTokenRegistration _registration;
         private ManualResetValueTaskSourceCore<bool> _source;
-        private SignalFuture? _signal;
+        private ValuelessFuture? _signal;
         private int _remaining;
         private bool _timedOut;
         private TFuture? _current;
@@ -94,9 +94,9 @@ internal sealed class AsCompletedSequence<TFuture> : IAsyncEnumerable<TFuture>
             }
 
             Future loopFuture = _futures[0];
-            _signal = new SignalFuture(loopFuture.Loop);
+            _signal = new ValuelessFuture(loopFuture.Loop);
             _source.Reset();
-            TaskCore.Current?.WaitOn(_signal);
+            RunningTask.Current?.WaitOn(_signal);
             _signal.AddDoneCallback(OnSignal);
             return new ValueTask<bool>(this, _source.Version);
         }

@@ -1,30 +1,30 @@
 // Runs a task whose body is a delegate returning a .NET Task (loop.CreateTask(Func<Task>) and its
 // overloads). Its first step runs as a loop callback (or synchronously, for an eager task): it makes
-// the task current through TaskCore's AsyncLocal, calls the delegate, and watches the Task the
+// the task current through RunningTask's AsyncLocal, calls the delegate, and watches the Task the
 // delegate returns. The async method's builder captures the execution context at each await and
 // restores it when the method resumes, so the task stays current in every later step, whichever
-// awaitable resumed it. An async LoopTask method needs none of this (see LoopTaskBox).
+// awaitable resumed it. An async LoopTask method needs none of this (see MethodTask).
 namespace Aio;
 
 /// <summary>The first step and the completion watch of a delegate-bodied task. Loop thread only.</summary>
 internal sealed class DelegateTaskRunner : ILoopWorkItem
 {
-    private readonly ITaskCore _task;
+    private readonly ITaskInternals _task;
     private readonly Delegate _body;
     private Task? _bodyTask;
 
-    private DelegateTaskRunner(ITaskCore task, Delegate body)
+    private DelegateTaskRunner(ITaskInternals task, Delegate body)
     {
         _task = task;
         _body = body;
     }
 
     /// <summary>Registers <paramref name="task"/> and schedules its first step, or runs it now when eager and the loop is running here.</summary>
-    public static void Start(ITaskCore task, Delegate body, bool eager)
+    public static void Start(ITaskInternals task, Delegate body, bool eager)
     {
         var runner = new DelegateTaskRunner(task, body);
         EventLoop loop = task.Loop;
-        task.State.Register(task);
+        task.Register();
         if (eager && loop.IsOnLoopThread)
         {
             runner.Step();
@@ -45,13 +45,13 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
             return;
         }
 
-        if (_task.State.MustCancel)
+        if (_task.MustCancel)
         {
             _task.FinishCancelled();
             return;
         }
 
-        ITaskCore? previous = TaskCore.Enter(_task);
+        ITaskInternals? previous = RunningTask.Enter(_task);
         try
         {
             _bodyTask = _body switch
@@ -69,7 +69,7 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
         }
         finally
         {
-            TaskCore.Exit(previous);
+            RunningTask.Exit(previous);
         }
 
         if (_bodyTask.IsCompleted)
@@ -97,7 +97,7 @@ internal sealed class DelegateTaskRunner : ILoopWorkItem
         {
             // The loop closed under a body that finished elsewhere: nobody can observe the task.
             runner._bodyTask = null;
-            runner._task.State.DisposeToken();
+            runner._task.DisposeToken();
         }
     }
 

@@ -116,7 +116,7 @@ public sealed partial class EventLoop
     internal IReadOnlyCollection<ILoopTask> PendingTasks() => _tasks.Pending();
 
     private TTask StartTask<TTask>(TTask task, Delegate body, bool eager)
-        where TTask : ITaskCore
+        where TTask : ITaskInternals
     {
         CheckClosed();
         CheckThread("CreateTask");

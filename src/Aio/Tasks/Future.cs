@@ -244,7 +244,7 @@ public abstract class Future
     /// </summary>
     internal virtual void EndAwait()
     {
-        TaskCore.Current?.Resumed(this);
+        RunningTask.Current?.Resumed(this);
         ThrowIfNotSucceeded();
     }
 
@@ -260,7 +260,7 @@ public abstract class Future
     /// </summary>
     internal void OnAwait(object continuation)
     {
-        TaskCore.Current?.WaitOn(this);
+        RunningTask.Current?.WaitOn(this);
         if (IsDone)
         {
             Loop.TryPost(continuation, null);

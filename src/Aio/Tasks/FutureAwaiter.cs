@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Aio;
 
 /// <summary>Awaits a <see cref="Future"/>; the compiler uses it, user code need not.</summary>
-public readonly struct FutureAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
+public readonly struct FutureAwaiter : ICriticalNotifyCompletion, IMethodTaskAwaiter
 {
     private readonly Future _future;
 
@@ -21,11 +21,11 @@ public readonly struct FutureAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
 
-    void ILoopAwaiter.OnCompleted(ILoopWorkItem step) => _future.OnAwait(step);
+    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task);
 }
 
 /// <summary>Awaits a <see cref="Future{T}"/> and yields its result; the compiler uses it, user code need not.</summary>
-public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaiter
+public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion, IMethodTaskAwaiter
 {
     private readonly Future<T> _future;
 
@@ -43,17 +43,7 @@ public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaite
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
 
-    void ILoopAwaiter.OnCompleted(ILoopWorkItem step) => _future.OnAwait(step);
-}
-
-/// <summary>
-/// An Aio awaiter that can resume an async LoopTask method's box directly (a loop work item), with
-/// no continuation delegate: the method builder uses it for every Aio await.
-/// </summary>
-internal interface ILoopAwaiter
-{
-    /// <summary>Runs <paramref name="step"/> on the loop when the awaited thing is done (as UnsafeOnCompleted).</summary>
-    void OnCompleted(ILoopWorkItem step);
+    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task);
 }
 
 /// <summary>Runs a continuation inside the execution context captured when it was registered.</summary>
@@ -67,35 +57,4 @@ internal static class FlowingContinuation
             ? continuation
             : () => ExecutionContext.Run(context, static state => ((Action)state!)(), continuation);
     }
-}
-
-/// <summary>
-/// Calls <see cref="ILoopAwaiter.OnCompleted"/> on an awaiter of type <typeparamref name="TAwaiter"/>
-/// without boxing it, whatever the JIT's optimization level: a method builder knows the awaiter
-/// only as an <see cref="INotifyCompletion"/>, and casting a struct to the interface would box it
-/// (32 B per await) wherever the JIT does not elide that box (tier 0, debug builds). Made once per
-/// awaiter type: a delegate over a constrained generic call, or null for awaiters that are not Aio's.
-/// </summary>
-internal static class LoopAwaiter<TAwaiter>
-{
-    /// <summary>The awaiter's <see cref="ILoopAwaiter.OnCompleted"/> taken by reference, or null.</summary>
-    public static readonly OnCompletedByRef? OnCompleted = Make();
-
-    /// <summary>Registers <paramref name="step"/> with the awaiter.</summary>
-    public delegate void OnCompletedByRef(ref TAwaiter awaiter, ILoopWorkItem step);
-
-    private static OnCompletedByRef? Make() =>
-        typeof(ILoopAwaiter).IsAssignableFrom(typeof(TAwaiter))
-            ? typeof(LoopAwaiterCalls).GetMethod(nameof(LoopAwaiterCalls.OnCompleted))!
-                .MakeGenericMethod(typeof(TAwaiter))
-                .CreateDelegate<OnCompletedByRef>()
-            : null;
-}
-
-/// <summary>The constrained call behind <see cref="LoopAwaiter{TAwaiter}"/>.</summary>
-internal static class LoopAwaiterCalls
-{
-    /// <summary>Calls the awaiter's OnCompleted through the constraint (no box).</summary>
-    public static void OnCompleted<TAwaiter>(ref TAwaiter awaiter, ILoopWorkItem step)
-        where TAwaiter : ILoopAwaiter => awaiter.OnCompleted(step);
 }

@@ -123,7 +123,7 @@ public partial class LoopTask
             return future;
         }
 
-        var outer = new SignalFuture(future.Loop);
+        var outer = new ValuelessFuture(future.Loop);
         Mirror(future, outer, () => outer.TrySucceed());
         return outer;
     }
@@ -161,7 +161,7 @@ public partial class LoopTask
             return result();
         }
 
-        ITaskCore self = TaskCore.Current!;
+        ITaskInternals self = RunningTask.Current!;
         bool timedOut = false;
         TimerHandle timer = future.Loop.CallLater(timeout.Value, () =>
         {

@@ -11,7 +11,7 @@ namespace Aio;
 /// <see cref="Future.ThrowIfNotSucceeded"/> once done. Loop thread only.
 /// </summary>
 [AsyncMethodBuilder(typeof(LoopTaskMethodBuilder))]
-public partial class LoopTask : Future, ILoopTask, ITaskCore
+public partial class LoopTask : Future, ILoopTask, ITaskInternals
 {
     private TaskState _state;
 
@@ -25,7 +25,7 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
     /// The task whose code is running [asyncio.current_task()], or null outside any task. Flows
     /// across every await of the task's method and of the async methods it calls.
     /// </summary>
-    public static ILoopTask? Current => TaskCore.Current;
+    public static ILoopTask? Current => RunningTask.Current;
 
     /// <inheritdoc />
     public string Name
@@ -37,9 +37,9 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
     /// <inheritdoc />
     public CancellationToken CancellationToken => _state.Token;
 
-    ref TaskState ITaskCore.State => ref _state;
+    bool ITaskInternals.MustCancel => _state.MustCancel;
 
-    Future? ITaskCore.WaitingOn => _state.WaitingOn;
+    Future? ITaskInternals.WaitingOn => _state.WaitingOn;
 
     /// <summary>The pending tasks of <paramref name="loop"/> (default: the running loop) [asyncio.all_tasks()].</summary>
     /// <exception cref="InvalidOperationException">No loop was given and none is running.</exception>
@@ -74,19 +74,23 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
     /// <inheritdoc />
     public override string ToString() => $"<LoopTask {Name} {StateText(this)}>";
 
-    void ITaskCore.WaitOn(Future future) => _state.WaitOn(future);
+    void ITaskInternals.Register() => _state.Register(this);
 
-    void ITaskCore.Resumed(Future future) => _state.Resumed(future);
+    void ITaskInternals.DisposeToken() => _state.DisposeToken();
 
-    void ITaskCore.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
+    void ITaskInternals.WaitOn(Future future) => _state.WaitOn(future);
 
-    bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
+    void ITaskInternals.Resumed(Future future) => _state.Resumed(future);
 
-    void ITaskCore.FinishWith(Exception exception) => _state.FinishWith(this, exception);
+    void ITaskInternals.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
 
-    void ITaskCore.FinishCancelled() => _state.FinishCancelled(this);
+    bool ITaskInternals.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 
-    void ITaskCore.FinishFrom(Task body)
+    void ITaskInternals.FinishWith(Exception exception) => _state.FinishWith(this, exception);
+
+    void ITaskInternals.FinishCancelled() => _state.FinishCancelled(this);
+
+    void ITaskInternals.FinishFrom(Task body)
     {
         try
         {
@@ -112,7 +116,7 @@ public partial class LoopTask : Future, ILoopTask, ITaskCore
 
     /// <summary>What <paramref name="task"/> is suspended on, for shutdown and debugging reports.</summary>
     internal static string DescribeWait(ILoopTask task) =>
-        ((ITaskCore)task).WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
+        ((ITaskInternals)task).WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
 
     internal static string StateText(Future future) =>
         !future.IsDone ? "pending" : future.IsCancelled ? "cancelled" : future.IsCompletedSuccessfully ? "finished" : "failed";

@@ -1,6 +1,6 @@
 // The async method builders that make async LoopTask / async LoopTask<T> methods Aio's native
 // coroutines. Calling such a method is asyncio's create_task(coro()): Start makes the task (the
-// state machine's box, LoopTaskBox), registers it and queues its first step on the running loop
+// state machine's box, MethodTask), registers it and queues its first step on the running loop
 // (or runs it at once when the loop's tasks are eager); the method's body does not run inside the
 // call. SetResult and SetException complete the task directly, with the task rules of TaskState.
 // Awaits of Aio awaitables queue the box itself; other awaiters get its MoveNext delegate.
@@ -26,7 +26,7 @@ public struct LoopTaskMethodBuilder
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
-        var box = new LoopTaskBox<TStateMachine>(LoopTaskBoxes.RunningLoop());
+        var box = new MethodTask<TStateMachine>(MethodSteps.RunningLoop());
         _task = box;
         box.Steps.StateMachine = stateMachine;
         box.Steps.Start(box);
@@ -41,14 +41,14 @@ public struct LoopTaskMethodBuilder
     public readonly void SetResult() => _task!.Succeed();
 
     /// <summary>The method threw: the task fails, or ends cancelled (see <see cref="LoopTask"/>).</summary>
-    public readonly void SetException(Exception exception) => ((ITaskCore)_task!).FinishWith(exception);
+    public readonly void SetException(Exception exception) => ((ITaskInternals)_task!).FinishWith(exception);
 
     /// <summary>Suspends the method on <paramref name="awaiter"/>.</summary>
     public readonly void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion
         where TStateMachine : IAsyncStateMachine
     {
-        var box = (LoopTaskBox<TStateMachine>)_task!;
+        var box = (MethodTask<TStateMachine>)_task!;
         if (!box.Steps.SuspendOn(box, ref awaiter))
         {
             awaiter.OnCompleted(box.Steps.MoveNextAction(box));
@@ -60,7 +60,7 @@ public struct LoopTaskMethodBuilder
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine
     {
-        var box = (LoopTaskBox<TStateMachine>)_task!;
+        var box = (MethodTask<TStateMachine>)_task!;
         if (!box.Steps.SuspendOn(box, ref awaiter))
         {
             awaiter.UnsafeOnCompleted(box.Steps.MoveNextAction(box));
@@ -88,7 +88,7 @@ public struct LoopTaskMethodBuilder<TResult>
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
-        var box = new LoopTaskBox<TResult, TStateMachine>(LoopTaskBoxes.RunningLoop());
+        var box = new MethodTask<TResult, TStateMachine>(MethodSteps.RunningLoop());
         _task = box;
         box.Steps.StateMachine = stateMachine;
         box.Steps.Start(box);
@@ -103,14 +103,14 @@ public struct LoopTaskMethodBuilder<TResult>
     public readonly void SetResult(TResult result) => _task!.Succeed(result);
 
     /// <summary>The method threw: the task fails, or ends cancelled (see <see cref="LoopTask"/>).</summary>
-    public readonly void SetException(Exception exception) => ((ITaskCore)_task!).FinishWith(exception);
+    public readonly void SetException(Exception exception) => ((ITaskInternals)_task!).FinishWith(exception);
 
     /// <summary>Suspends the method on <paramref name="awaiter"/>.</summary>
     public readonly void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion
         where TStateMachine : IAsyncStateMachine
     {
-        var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
+        var box = (MethodTask<TResult, TStateMachine>)_task!;
         if (!box.Steps.SuspendOn(box, ref awaiter))
         {
             awaiter.OnCompleted(box.Steps.MoveNextAction(box));
@@ -122,7 +122,7 @@ public struct LoopTaskMethodBuilder<TResult>
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine
     {
-        var box = (LoopTaskBox<TResult, TStateMachine>)_task!;
+        var box = (MethodTask<TResult, TStateMachine>)_task!;
         if (!box.Steps.SuspendOn(box, ref awaiter))
         {
             awaiter.UnsafeOnCompleted(box.Steps.MoveNextAction(box));

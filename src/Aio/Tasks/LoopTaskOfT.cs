@@ -9,7 +9,7 @@ namespace Aio;
 /// Await it for the result, or read <see cref="Future{T}.Result"/> once done. Loop thread only.
 /// </summary>
 [AsyncMethodBuilder(typeof(LoopTaskMethodBuilder<>))]
-public class LoopTask<T> : Future<T>, ILoopTask, ITaskCore
+public class LoopTask<T> : Future<T>, ILoopTask, ITaskInternals
 {
     private TaskState _state;
 
@@ -29,9 +29,9 @@ public class LoopTask<T> : Future<T>, ILoopTask, ITaskCore
     /// <inheritdoc />
     public CancellationToken CancellationToken => _state.Token;
 
-    ref TaskState ITaskCore.State => ref _state;
+    bool ITaskInternals.MustCancel => _state.MustCancel;
 
-    Future? ITaskCore.WaitingOn => _state.WaitingOn;
+    Future? ITaskInternals.WaitingOn => _state.WaitingOn;
 
     /// <inheritdoc />
     public override bool Cancel(string? message = null) => _state.Cancel(this, message);
@@ -45,19 +45,23 @@ public class LoopTask<T> : Future<T>, ILoopTask, ITaskCore
     /// <inheritdoc />
     public override string ToString() => $"<LoopTask {Name} {LoopTask.StateText(this)}>";
 
-    void ITaskCore.WaitOn(Future future) => _state.WaitOn(future);
+    void ITaskInternals.Register() => _state.Register(this);
 
-    void ITaskCore.Resumed(Future future) => _state.Resumed(future);
+    void ITaskInternals.DisposeToken() => _state.DisposeToken();
 
-    void ITaskCore.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
+    void ITaskInternals.WaitOn(Future future) => _state.WaitOn(future);
 
-    bool ITaskCore.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
+    void ITaskInternals.Resumed(Future future) => _state.Resumed(future);
 
-    void ITaskCore.FinishWith(Exception exception) => _state.FinishWith(this, exception);
+    void ITaskInternals.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
 
-    void ITaskCore.FinishCancelled() => _state.FinishCancelled(this);
+    bool ITaskInternals.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
 
-    void ITaskCore.FinishFrom(Task body)
+    void ITaskInternals.FinishWith(Exception exception) => _state.FinishWith(this, exception);
+
+    void ITaskInternals.FinishCancelled() => _state.FinishCancelled(this);
+
+    void ITaskInternals.FinishFrom(Task body)
     {
         T result;
         try

@@ -22,7 +22,7 @@ public readonly struct SleepAwaitable
     public Awaiter GetAwaiter() => new(_loop, _future);
 
     /// <summary>Awaits a sleep; the compiler uses it, user code need not.</summary>
-    public readonly struct Awaiter : ICriticalNotifyCompletion, ILoopAwaiter
+    public readonly struct Awaiter : ICriticalNotifyCompletion, IMethodTaskAwaiter
     {
         private readonly EventLoop _loop;
         private readonly SleepFuture? _future;
@@ -41,26 +41,26 @@ public readonly struct SleepAwaitable
         {
             if (_future is null)
             {
-                TaskCore.Current?.ThrowIfCancelRequested();
+                RunningTask.Current?.ThrowIfCancelRequested();
                 return;
             }
 
-            TaskCore.Current?.Resumed(_future);
+            RunningTask.Current?.Resumed(_future);
             _future.ThrowIfNotSucceeded();
         }
 
         /// <summary>Schedules the continuation, flowing the execution context.</summary>
         public void OnCompleted(Action continuation) => UnsafeOnCompleted(FlowingContinuation.Wrap(continuation));
 
-        void ILoopAwaiter.OnCompleted(ILoopWorkItem step)
+        void IMethodTaskAwaiter.OnCompleted(IMethodTask task)
         {
             if (_future is null)
             {
-                _loop.TryPost(step, null);
+                _loop.TryPost(task, null);
             }
             else
             {
-                _future.OnAwait(step);
+                _future.OnAwait(task);
             }
         }
 

@@ -42,7 +42,7 @@ public sealed class TaskGroup : IAsyncDisposable
 {
     private const string ErrorsMessage = "Unhandled errors in a TaskGroup.";
     private readonly EventLoop _loop;
-    private readonly ITaskCore _parent;
+    private readonly ITaskInternals _parent;
     private readonly int _parentCancellingAtEntry;
     private readonly HashSet<Future> _tasks = [];
     private readonly List<Exception> _errors = [];
@@ -59,7 +59,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <exception cref="InvalidOperationException">No <see cref="LoopTask"/> is running here.</exception>
     public TaskGroup()
     {
-        _parent = TaskCore.Current ?? throw new InvalidOperationException(
+        _parent = RunningTask.Current ?? throw new InvalidOperationException(
             "A TaskGroup must be created inside a running LoopTask (its parent); start the code with loop.CreateTask(...) (code run by RunUntilComplete(Func<Task>) alone is not a task).");
         _loop = _parent.Loop;
         if (!_loop.IsOnLoopThread)
@@ -194,7 +194,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <summary>asyncio's TaskGroup._aexit; <paramref name="bodyError"/> is null for a normal end (or an unknown one).</summary>
     private async Task ExitAsync(Exception? bodyError, bool bodyOutcomeKnown)
     {
-        if (!ReferenceEquals(TaskCore.Current, _parent))
+        if (!ReferenceEquals(RunningTask.Current, _parent))
         {
             throw new InvalidOperationException("A TaskGroup must be ended by the task that created it (its parent).");
         }

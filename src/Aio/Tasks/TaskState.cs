@@ -66,9 +66,9 @@ internal struct TaskState
     }
 
     /// <summary>Adds the task to its loop's pending tasks; from now on a collected task is reported.</summary>
-    public void Register(ITaskCore task) => _registrySlot = task.Loop.RegisterTask(task) + 1;
+    public void Register(ITaskInternals task) => _registrySlot = task.Loop.RegisterTask(task) + 1;
 
-    public bool Cancel(ITaskCore self, string? message)
+    public bool Cancel(ITaskInternals self, string? message)
     {
         self.Loop.CheckThread(nameof(Cancel));
         if (self.IsDone)
@@ -269,7 +269,7 @@ internal struct TaskState
             return source;
         }
 
-        public void CancelToken(ITaskCore self)
+        public void CancelToken(ITaskInternals self)
         {
             if (Source is null || Source.IsCancellationRequested)
             {

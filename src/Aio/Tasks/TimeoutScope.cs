@@ -47,7 +47,7 @@ namespace Aio;
 public sealed class TimeoutScope
 {
     private EventLoop? _loop;
-    private ITaskCore? _task;
+    private ITaskInternals? _task;
     private Handle? _timer;
     private Action? _onTimeout;
     private double? _when;
@@ -261,7 +261,7 @@ public sealed class TimeoutScope
                 "This timeout scope has already run a body; a scope runs one. Create a new one with LoopTask.Timeout or LoopTask.TimeoutAt.");
         }
 
-        ITaskCore task = TaskCore.Current ?? throw new InvalidOperationException(
+        ITaskInternals task = RunningTask.Current ?? throw new InvalidOperationException(
             "A timeout scope must run inside a LoopTask, which it cancels when the deadline passes; start the code with loop.CreateTask(...) (code run by RunUntilComplete(Func<Task>) alone is not a task).");
         if (!task.Loop.IsOnLoopThread)
         {
@@ -319,7 +319,7 @@ public sealed class TimeoutScope
     {
         _timer?.Cancel();
         _timer = null;
-        ITaskCore task = _task!;
+        ITaskInternals task = _task!;
         _task = null;
         if (_state == State.Expiring)
         {

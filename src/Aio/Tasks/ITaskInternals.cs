@@ -1,17 +1,23 @@
 namespace Aio;
 
 /// <summary>
-/// A running task as Aio's awaitables and structured code see it (asyncio's Task internals):
+/// The internal side of a task, which its awaits, its runner and Aio's structured code talk to;
 /// <see cref="LoopTask"/> and <see cref="LoopTask{T}"/> implement it over their <see cref="TaskState"/>.
 /// Loop thread only.
 /// </summary>
-internal interface ITaskCore : ILoopTask
+internal interface ITaskInternals : ILoopTask
 {
     /// <summary>The loop the task runs on.</summary>
     EventLoop Loop { get; }
 
-    /// <summary>The task's state (cancellation requests, name, registry slot).</summary>
-    ref TaskState State { get; }
+    /// <summary>Whether a cancel waits for the task's next await (or its first step).</summary>
+    bool MustCancel { get; }
+
+    /// <summary>Adds the task to its loop's pending tasks (see <see cref="TaskState.Register"/>).</summary>
+    void Register();
+
+    /// <summary>Disposes the task's token source (the loop closed under the task).</summary>
+    void DisposeToken();
 
     /// <summary>The future the task is suspended on, if any (for diagnostics).</summary>
     Future? WaitingOn { get; }

@@ -1,9 +1,9 @@
 namespace Aio;
 
-/// <summary>A future without a value, completed by Aio's own combinators.</summary>
-internal sealed class SignalFuture : Future
+/// <summary>A future without a value that Aio's own combinators complete (Shield of a valueless future, AsCompleted's wake-up).</summary>
+internal sealed class ValuelessFuture : Future
 {
-    public SignalFuture(EventLoop loop)
+    public ValuelessFuture(EventLoop loop)
         : base(loop)
     {
     }

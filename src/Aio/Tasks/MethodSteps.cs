@@ -1,11 +1,11 @@
-// The task of an async LoopTask method is the method's state-machine box: one object holds the
+// How an async LoopTask method runs. Its task is the method's state-machine box (MethodTask): one object holds the
 // future, the task's state and the compiler's state machine (as .NET's own Task boxes do), so a task
 // costs no Task, no delegate, no closure and no completion watcher.
 //
 // Steps. Every resumption of the method runs the box's MoveNext: an Aio awaiter queues the box
-// itself as a loop work item (ILoopAwaiter, no delegate); any other awaiter gets the box's MoveNext
+// itself as a loop work item (IMethodTaskAwaiter, no delegate); any other awaiter gets the box's MoveNext
 // as an Action, made on the first such await. The first step runs in the creator's execution
-// context and makes the task current there (TaskCore), which gives the task its own context; every
+// context and makes the task current there (RunningTask), which gives the task its own context; every
 // later step runs in the context captured at the suspension, and the loop thread's own is restored
 // afterwards, as .NET's builders do. The first step is queued with a marker state: it is where a
 // cancel that arrived before the task ever ran ends the task without running it.
@@ -13,8 +13,8 @@ using System.Runtime.CompilerServices;
 
 namespace Aio;
 
-/// <summary>The first-step rules shared by both boxes. Loop thread only.</summary>
-internal static class LoopTaskBoxes
+/// <summary>The first-step rules of every async LoopTask method's task. Loop thread only.</summary>
+internal static class MethodSteps
 {
     /// <summary>The state the first step is queued with.</summary>
     public static readonly object FirstStep = new();
@@ -27,28 +27,28 @@ internal static class LoopTaskBoxes
         "or loop.CreateTask(async () => await Method()).");
 
     /// <summary>Registers the task and queues its first step (runs it now when the loop's tasks are eager).</summary>
-    public static void Schedule(ITaskCore task, ILoopWorkItem box)
+    public static void Schedule(IMethodTask box)
     {
-        task.State.Register(task);
-        if (task.Loop.EagerTasks)
+        box.Register();
+        if (box.Loop.EagerTasks)
         {
             box.Execute(FirstStep);
         }
         else
         {
-            task.Loop.EnqueueReady(box, FirstStep);
+            box.Loop.EnqueueReady(box, FirstStep);
         }
     }
 
     /// <summary>Before the first step: false when the task is done or was cancelled before it ever ran (then it ends cancelled).</summary>
-    public static bool BeginFirstStep(ITaskCore task)
+    public static bool BeginFirstStep(ITaskInternals task)
     {
         if (task.IsDone)
         {
             return false;
         }
 
-        if (task.State.MustCancel)
+        if (task.MustCancel)
         {
             task.FinishCancelled();
             return false;
@@ -58,8 +58,13 @@ internal static class LoopTaskBoxes
     }
 }
 
-/// <summary>The box of an async LoopTask method: its task, holding the method's <see cref="MethodSteps{TStateMachine}"/>.</summary>
-internal interface IMethodBox<TStateMachine> : ITaskCore, ILoopWorkItem
+/// <summary>The task of an async LoopTask method, which the loop runs as a work item (its steps).</summary>
+internal interface IMethodTask : ITaskInternals, ILoopWorkItem
+{
+}
+
+/// <summary>What <see cref="MethodSteps{TStateMachine}"/> needs of the two <see cref="MethodTask{TStateMachine}"/> classes.</summary>
+internal interface IMethodTask<TStateMachine> : IMethodTask
     where TStateMachine : IAsyncStateMachine
 {
     /// <summary>The state machine and the stepping state, in the box.</summary>
@@ -77,11 +82,11 @@ internal interface IMethodBox<TStateMachine> : ITaskCore, ILoopWorkItem
 internal struct MethodSteps<TStateMachine>
     where TStateMachine : IAsyncStateMachine
 {
-    private static readonly ContextCallback RunStep = static box => ((IMethodBox<TStateMachine>)box!).Steps.StateMachine.MoveNext();
+    private static readonly ContextCallback RunStep = static box => ((IMethodTask<TStateMachine>)box!).Steps.StateMachine.MoveNext();
     private static readonly ContextCallback RunFirstStep = static state =>
     {
-        var box = (IMethodBox<TStateMachine>)state!;
-        TaskCore.Enter(box);
+        var box = (IMethodTask<TStateMachine>)state!;
+        RunningTask.Enter(box);
         box.Steps.StateMachine.MoveNext();
     };
 
@@ -92,10 +97,10 @@ internal struct MethodSteps<TStateMachine>
     private Action? _moveNext;
 
     /// <summary>Captures the creator's context and schedules the first step of <paramref name="box"/>.</summary>
-    public void Start(IMethodBox<TStateMachine> box)
+    public void Start(IMethodTask<TStateMachine> box)
     {
         _context = ExecutionContext.Capture();
-        LoopTaskBoxes.Schedule(box, box);
+        MethodSteps.Schedule(box);
     }
 
     /// <summary>
@@ -103,10 +108,10 @@ internal struct MethodSteps<TStateMachine>
     /// now. An Aio awaiter queues the box itself (true); for any other the caller registers
     /// <see cref="MoveNextAction"/> (false).
     /// </summary>
-    public bool SuspendOn<TAwaiter>(IMethodBox<TStateMachine> box, ref TAwaiter awaiter)
+    public bool SuspendOn<TAwaiter>(IMethodTask<TStateMachine> box, ref TAwaiter awaiter)
     {
         _context = ExecutionContext.Capture();
-        if (LoopAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
+        if (MethodTaskAwaiter<TAwaiter>.OnCompleted is { } onCompleted)
         {
             onCompleted(ref awaiter, box);
             return true;
@@ -116,23 +121,23 @@ internal struct MethodSteps<TStateMachine>
     }
 
     /// <summary>The box's MoveNext as a delegate, made once.</summary>
-    public Action MoveNextAction(IMethodBox<TStateMachine> box) => _moveNext ??= box.MoveNext;
+    public Action MoveNextAction(IMethodTask<TStateMachine> box) => _moveNext ??= box.MoveNext;
 
-    /// <summary>The box's work item: the first step (queued with <see cref="LoopTaskBoxes.FirstStep"/>) or a resumption.</summary>
-    public void Execute(IMethodBox<TStateMachine> box, object? state)
+    /// <summary>The box's work item: the first step (queued with <see cref="MethodSteps.FirstStep"/>) or a resumption.</summary>
+    public void Execute(IMethodTask<TStateMachine> box, object? state)
     {
-        if (state != LoopTaskBoxes.FirstStep)
+        if (state != MethodSteps.FirstStep)
         {
             Step(box);
         }
-        else if (LoopTaskBoxes.BeginFirstStep(box))
+        else if (MethodSteps.BeginFirstStep(box))
         {
             FirstStep(box);
         }
     }
 
     /// <summary>Runs the next step in the context captured at the suspension.</summary>
-    public void Step(IMethodBox<TStateMachine> box)
+    public void Step(IMethodTask<TStateMachine> box)
     {
         if (_context is { } context)
         {
@@ -144,7 +149,7 @@ internal struct MethodSteps<TStateMachine>
         }
     }
 
-    private void FirstStep(IMethodBox<TStateMachine> box)
+    private void FirstStep(IMethodTask<TStateMachine> box)
     {
         if (_context is { } context)
         {
@@ -152,40 +157,15 @@ internal struct MethodSteps<TStateMachine>
             return;
         }
 
-        ITaskCore? previous = TaskCore.Enter(box);
+        ITaskInternals? previous = RunningTask.Enter(box);
         try
         {
             StateMachine.MoveNext();
         }
         finally
         {
-            TaskCore.Exit(previous);
+            RunningTask.Exit(previous);
         }
     }
 }
 
-/// <summary>An async LoopTask method's task and state machine. Loop thread only.</summary>
-internal sealed class LoopTaskBox<TStateMachine>(EventLoop loop) : LoopTask(loop, null), IMethodBox<TStateMachine>
-    where TStateMachine : IAsyncStateMachine
-{
-    private MethodSteps<TStateMachine> _steps;
-
-    public ref MethodSteps<TStateMachine> Steps => ref _steps;
-
-    public void MoveNext() => _steps.Step(this);
-
-    void ILoopWorkItem.Execute(object? state) => _steps.Execute(this, state);
-}
-
-/// <summary>An async LoopTask&lt;T&gt; method's task and state machine. Loop thread only.</summary>
-internal sealed class LoopTaskBox<TResult, TStateMachine>(EventLoop loop) : LoopTask<TResult>(loop, null), IMethodBox<TStateMachine>
-    where TStateMachine : IAsyncStateMachine
-{
-    private MethodSteps<TStateMachine> _steps;
-
-    public ref MethodSteps<TStateMachine> Steps => ref _steps;
-
-    public void MoveNext() => _steps.Step(this);
-
-    void ILoopWorkItem.Execute(object? state) => _steps.Execute(this, state);
-}
