@@ -282,7 +282,7 @@ internal sealed class AsyncStreamReadOperation : Future<byte[]>, ILoopWorkItem, 
         if (_suspendedTask is { } task)
         {
             _suspendedTask = null;
-            task.Resumed(this);
+            task.ResumeDeferringCancel(this);
         }
 
         if (IsDone)

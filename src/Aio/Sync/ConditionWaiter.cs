@@ -84,7 +84,7 @@ internal sealed class ConditionWaiter(EventLoop loop, ITaskInternals? task, Asyn
     }
 
     /// <summary>Notified, lock re-taken, then cancelled before resuming: the lock stays, the notification goes on.</summary>
-    protected override void GiveBack()
+    internal override void GiveBack()
     {
         if (_notified)
         {

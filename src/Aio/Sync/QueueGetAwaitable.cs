@@ -44,9 +44,10 @@ public readonly struct QueueGetAwaitable<T>
     /// The get as a <see cref="Future{T}"/>, for <see cref="LoopTask.Gather{T}(Future{T}[])"/>,
     /// <see cref="LoopTask.WaitFor{T}(Future{T}, TimeSpan?)"/> and the like: a future completed with
     /// the item when the get had one (allocated here), or the pending get itself (cancelling it
-    /// withdraws the get; an item it was already handed stays its result). Awaiting a get through
-    /// the future gives up one refinement of the direct await: a cancellation that arrives after
-    /// the item was handed over no longer gives the item back, it surfaces at the next await.
+    /// withdraws the get; an item it was already handed stays its result). Under every wrapper
+    /// (an await of the future, WaitFor, Shield, Gather, a timeout) a cancellation that reaches the
+    /// awaiting task after the item was handed over but before it resumed gives the item back to the
+    /// queue and throws <see cref="CancelledError"/>: the item is received once, or stays queued.
     /// </summary>
     /// <exception cref="InvalidOperationException">The get had an item and no loop is running on this thread.</exception>
     public Future<T> AsFuture()
@@ -87,11 +88,6 @@ public readonly struct QueueGetAwaitable<T>
                 return _item;
             }
 
-            if (_future is QueueGetWaiter<T> waiter)
-            {
-                return waiter.GetResultForAwaiter();
-            }
-
             return _future.GetResultForAwait();
         }
 
@@ -101,14 +97,7 @@ public readonly struct QueueGetAwaitable<T>
         /// <summary>Schedules the continuation on the loop when the get is done.</summary>
         public void UnsafeOnCompleted(Action continuation)
         {
-            if (_future is QueueGetWaiter<T> waiter)
-            {
-                waiter.OnSuspend(continuation);
-            }
-            else
-            {
-                (_future ?? throw new InvalidOperationException("The get is already complete.")).OnAwait(continuation);
-            }
+            (_future ?? throw new InvalidOperationException("The get is already complete.")).OnAwait(continuation);
         }
     }
 }

@@ -115,7 +115,6 @@ internal sealed class QueueGetWaiter<T> : Future<T>, IQueueWaiterNode<QueueGetWa
     private readonly AsyncQueue<T> _queue;
     private CancellationTokenRegistration _registration;
     private long _ticket;
-    private bool _suspended;
     private bool _givenBack;
 
     public QueueGetWaiter(EventLoop loop, AsyncQueue<T> queue)
@@ -146,44 +145,29 @@ internal sealed class QueueGetWaiter<T> : Future<T>, IQueueWaiterNode<QueueGetWa
         return true;
     }
 
-    /// <summary>The awaiter suspends on this waiter.</summary>
-    public void OnSuspend(Action continuation)
+    /// <summary>An await of this get resumes: a get whose item went back to the queue has nothing to give.</summary>
+    internal override void EndAwait()
     {
-        _suspended = true;
-        OnAwait(continuation);
-    }
-
-    /// <summary>
-    /// The item, for the awaiter. If the awaiting task was cancelled after the item was handed over
-    /// but before it resumed, the item goes back to the queue and the cancellation is thrown here,
-    /// as asyncio's get does.
-    /// </summary>
-    public T GetResultForAwaiter()
-    {
-        ITaskInternals? task = RunningTask.Current;
-        task?.Resumed(this);
         if (_givenBack)
         {
             throw new CancelledError("The item of this get was given back to the queue when its task was cancelled.");
         }
 
-        T item = GetResultForAwait();
-        if (_suspended)
-        {
-            _suspended = false;
-            try
-            {
-                task?.ThrowIfCancelRequested();
-            }
-            catch (CancelledError)
-            {
-                _givenBack = true;
-                _queue.GiveBack(item, _ticket);
-                throw;
-            }
-        }
+        base.EndAwait();
+    }
 
-        return item;
+    /// <summary>
+    /// The awaiting task was cancelled after the item was handed over but before it resumed: the item
+    /// goes back to the queue (to the next getter, or where its ticket places it), as asyncio's get
+    /// leaves it there; awaiting this get again throws <see cref="CancelledError"/>.
+    /// </summary>
+    internal override void GiveBack()
+    {
+        if (!_givenBack)
+        {
+            _givenBack = true;
+            _queue.GiveBack(Result, _ticket);
+        }
     }
 
     private protected override void OnCompleted() => _registration.Unregister();
@@ -203,6 +187,9 @@ internal sealed class QueuePutWaiter<T> : Future, IQueueWaiterNode<QueuePutWaite
     }
 
     public T Item { get; private set; }
+
+    /// <summary>A put that succeeded stands: its item is in the queue and may already have been taken.</summary>
+    internal override bool CanGiveBack => false;
 
     public QueuePutWaiter<T>? Next { get; set; }
 

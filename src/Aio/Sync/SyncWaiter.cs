@@ -19,23 +19,19 @@
 // or it was already granted (the timer and token are disarmed, and what follows below applies).
 //
 // Granted, then cancelled. A grant completes the future and the task resumes in a later callback.
-// A cancel of the task in between finds the future done, so TaskState keeps it for the task's next
-// await (_mustCancel) — Aio's rule for a plain future, which would leave the task holding a lock
-// it is about to abandon, or keep a permit from the next waiter until then. asyncio delivers such a cancel at the very await that is resuming
-// (Task.__step throws it into the coroutine), and its Lock and Semaphore catch it there to pass on
-// what the waiter was woken for. Here EndAwait, which the awaiter calls as the task resumes, does
-// the same: when the current task suspended on this waiter (it is still the future the task waits
-// on) and a cancel is pending, the waiter takes the cancel (TaskState.TakeCancelRequest), gives its
-// grant back (GiveBack), and throws CancelledError with the request's message. Giving back is the
-// primitive's business: a lock or a permit is released exactly as Release() would (to the next
-// waiter, or freed when nobody waits); a condition wait keeps the lock (a cancelled condition wait
-// must hold it when it throws) and passes its notification on; an event or a barrier has nothing
-// to give back (a barrier cannot un-pass: the other parties go on, and this party's index is not
-// reused). The future itself stays succeeded, so a Releaser read from it later releases nothing.
-// Only the task's own resumption does this: a wait granted at once (no suspension), a waiter that
-// another future awaits for the task (Gather, WaitFor), or a cancel withdrawn by Uncancel before
-// the task resumed leaves the grant where it is. A CancellationToken fired after the grant does
-// nothing: the wait is over.
+// A cancel of the task in between finds the future done. asyncio delivers such a cancel at the very
+// await that is resuming (Task.__step throws it into the coroutine), and its Lock and Semaphore
+// catch it there to pass on what the waiter was woken for. Aio does the same for every future
+// (TaskState marks the await to throw at resume; Future.EndAwait throws): before throwing, EndAwait
+// calls GiveBack, which is the primitive's business here: a lock or a permit is released exactly as
+// Release() would (to the next waiter, or freed when nobody waits); a condition wait keeps the lock
+// (a cancelled condition wait must hold it when it throws) and passes its notification on; an event
+// or a barrier has nothing to give back (a barrier cannot un-pass: the other parties go on, and this
+// party's index is not reused). The future itself stays succeeded, so a Releaser read from it later
+// releases nothing. The same holds when the waiter reached the task through a wrapper that forwards
+// the give-back (WaitFor, Shield, Gather). A wait granted at once (no suspension), or a cancel
+// withdrawn by Uncancel before the task resumed, leaves the grant where it is. A CancellationToken
+// fired after the grant does nothing: the wait is over.
 //
 // Every completion passes through OnCompleted, which disarms the timer and the token
 // registration (Unregister, never Dispose: Dispose would block on a callback running on another
@@ -98,22 +94,6 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     /// <summary>Ends a pending wait as its timeout would (the zero-timeout form that cannot complete at once).</summary>
     public void ExpireNow() => OnTimeout();
 
-    /// <summary>
-    /// The task resumes from this wait: if it suspended on it and was cancelled after the grant,
-    /// gives the grant back and throws the cancellation (see the essay above).
-    /// </summary>
-    internal sealed override void EndAwait()
-    {
-        ITaskInternals? task = RunningTask.Current;
-        bool suspendedHere = task is not null && ReferenceEquals(task.WaitingOn, this);
-        base.EndAwait();
-        if (suspendedHere && task!.TakeCancelRequest(out string? message))
-        {
-            GiveBack();
-            throw new CancelledError(message);
-        }
-    }
-
     /// <summary>Cancels the wait unless it is done; what that means is the subclass's <see cref="OnCancelRequested"/>.</summary>
     public override bool Cancel(string? message = null)
     {
@@ -133,13 +113,6 @@ internal abstract class SyncWaiter<T> : Future<T>, IWaiterNode
     {
     }
 
-    /// <summary>
-    /// Undoes the grant of a wait that succeeded, because its task was cancelled before it resumed;
-    /// the cancellation is thrown right after. By default there is nothing to undo.
-    /// </summary>
-    protected virtual void GiveBack()
-    {
-    }
 
     /// <summary>Ends the wait cancelled now (no list bookkeeping).</summary>
     protected void CancelNow(string? message) => TryCancel(message);
@@ -230,7 +203,7 @@ internal sealed class AcquireWaiter(EventLoop loop, ITaskInternals? task, IGrant
     }
 
     /// <summary>Cancelled before it resumed: releases now, and the releaser (never handed out by the await) releases nothing.</summary>
-    protected override void GiveBack() => Release();
+    internal override void GiveBack() => Release();
 }
 
 /// <summary>
@@ -263,7 +236,7 @@ internal sealed class BoolWaiter(EventLoop loop, ITaskInternals? task, object pr
         SetResult(false);
     }
 
-    protected override void GiveBack()
+    internal override void GiveBack()
     {
         if (_owner is not null && Result)
         {

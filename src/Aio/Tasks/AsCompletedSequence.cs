@@ -113,7 +113,17 @@ internal sealed class AsCompletedSequence<TFuture> : IAsyncEnumerable<TFuture>
             return ValueTask.CompletedTask;
         }
 
-        bool IValueTaskSource<bool>.GetResult(short token) => _source.GetResult(token);
+        bool IValueTaskSource<bool>.GetResult(short token)
+        {
+            // The yielded future is already taken off the queue: a cancel that reached the wake-up after
+            // it completed is left for the task's next await rather than losing that future.
+            if (_signal is { } signal)
+            {
+                RunningTask.Current?.ResumeDeferringCancel(signal);
+            }
+
+            return _source.GetResult(token);
+        }
 
         ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _source.GetStatus(token);
 

@@ -77,12 +77,13 @@ public abstract class Future
     /// rethrows that exception with its original stack trace.
     /// </summary>
     /// <exception cref="InvalidStateError">The future is already done.</exception>
+    /// <exception cref="InvalidOperationException">The future is a <see cref="LoopTask"/>: its body sets its outcome.</exception>
     public void SetException(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        ThrowIfTask(nameof(SetException));
         ThrowIfDone();
-        _outcome = new UnobservedErrorReporter(Loop, this is ILoopTask ? "Task exception was never retrieved" : "Future exception was never retrieved", exception, ToString());
-        Complete(State.Failed);
+        FailAsDone(exception);
     }
 
     /// <summary>
@@ -209,6 +210,17 @@ public abstract class Future
     /// <summary>Marks the future succeeded and schedules its callbacks; the caller stored the result first.</summary>
     private protected void CompleteSucceeded() => Complete(State.Succeeded);
 
+    /// <summary>Refuses to complete a task from outside its body [asyncio: "Task does not support set_result()"].</summary>
+    private protected void ThrowIfTask(string operation)
+    {
+        if (this is ILoopTask task)
+        {
+            throw new InvalidOperationException(
+                $"{operation} cannot complete task {task.Name}: a task's outcome is what its body returns or throws. " +
+                "Cancel it with Cancel(), or complete a Future<T> from loop.CreateFuture<T>() instead.");
+        }
+    }
+
     /// <summary>Throws <see cref="InvalidStateError"/> when the future is done.</summary>
     private protected void ThrowIfDone()
     {
@@ -244,23 +256,108 @@ public abstract class Future
     /// </summary>
     internal virtual void EndAwait()
     {
-        RunningTask.Current?.Resumed(this);
+        if (RunningTask.Current is { } task)
+        {
+            AwaitEnd end = task.Resume(this, out string? cancelMessage);
+            if (end != AwaitEnd.NotSuspended)
+            {
+                if (!ReferenceEquals(task.Loop, Loop))
+                {
+                    throw new InvalidOperationException(
+                        $"Task {task.Name} runs on {task.Loop} and awaited {this}, which belongs to another loop, {Loop}: a future can be " +
+                        "awaited only by code of its own loop [asyncio: \"attached to a different loop\"]. Hand work between loops with " +
+                        "loop.RunCoroutineThreadSafe or loop.CallSoonThreadSafe, or await future.AsTask() with its own synchronization.");
+                }
+
+                if (end == AwaitEnd.CancelHere)
+                {
+                    ThrowCancelledAtResume(task, cancelMessage);
+                }
+            }
+        }
+
         ThrowIfNotSucceeded();
+    }
+
+    /// <summary>
+    /// Whether <see cref="GiveBack"/> can undo this future's success. False for a success that others
+    /// may already have acted on (a queue put whose item may have been taken): then the await that a
+    /// cancel reached at resume completes normally, and the cancel waits for the task's next await.
+    /// </summary>
+    internal virtual bool CanGiveBack => true;
+
+    /// <summary>
+    /// The task that awaited this future was cancelled after the future succeeded and before the task
+    /// resumed, so the await throws <see cref="CancelledError"/> instead of taking the result: undo
+    /// what the success granted so that nothing is lost (a queue item goes back, a lock or permit is
+    /// released). By default there is nothing to undo. Called only when <see cref="CanGiveBack"/>. Loop thread only.
+    /// </summary>
+    internal virtual void GiveBack()
+    {
+    }
+
+    /// <summary>
+    /// A cancel reached the await of this done future before the task resumed: asyncio throws it at
+    /// this very await. A success is given back first (or, if it cannot be, the await completes and
+    /// the cancel goes to the task's next await); a failure becomes the inner exception of the
+    /// <see cref="CancelledError"/>, so it is neither lost nor reported as never retrieved.
+    /// </summary>
+    private void ThrowCancelledAtResume(ITaskInternals task, string? cancelMessage)
+    {
+        switch (_state)
+        {
+            case State.Succeeded when !CanGiveBack:
+                task.CancelAtNextAwait();
+                return;
+            case State.Succeeded:
+                GiveBack();
+                throw new CancelledError(cancelMessage);
+            case State.Failed:
+                MarkObserved();
+                throw new CancelledError(cancelMessage, (Exception)_outcome!);
+            default:
+                throw new CancelledError(cancelMessage);
+        }
     }
 
     /// <summary>Cancels without task semantics, for a task ending cancelled.</summary>
     internal bool CancelAsDone(string? message) => TryCancel(message);
 
+    /// <summary>
+    /// Fails the future with <paramref name="exception"/>: a task ending with its body's failure, or
+    /// <see cref="SetException"/>. The "never retrieved" report shows the future as it is then: failed.
+    /// </summary>
+    internal void FailAsDone(Exception exception)
+    {
+        _outcome = exception;
+        Complete(State.Failed);
+        if (ReferenceEquals(_outcome, exception))
+        {
+            _outcome = new UnobservedErrorReporter(Loop, this is ILoopTask ? "Task exception was never retrieved" : "Future exception was never retrieved", exception, ToString());
+        }
+    }
+
     /// <summary>Called by the awaiter when code suspends on this future.</summary>
-    internal void OnAwait(Action continuation) => OnAwait((object)continuation);
+    internal void OnAwait(Action continuation) => OnAwait(continuation, RunningTask.Current);
 
     /// <summary>
     /// Called when code suspends on this future: <paramref name="continuation"/> is an
-    /// <see cref="Action"/> or a loop work item (an async LoopTask method's box).
+    /// <see cref="Action"/> or a loop work item (an async LoopTask method's task), and
+    /// <paramref name="task"/> the task the code runs for, if any. A task of another loop is resumed
+    /// on its own loop at once, and its await throws the cross-loop error (<see cref="EndAwait"/>).
     /// </summary>
-    internal void OnAwait(object continuation)
+    internal void OnAwait(object continuation, ITaskInternals? task)
     {
-        RunningTask.Current?.WaitOn(this);
+        if (task is not null)
+        {
+            task.WaitOn(this);
+            if (!ReferenceEquals(task.Loop, Loop))
+            {
+                task.Loop.TryPost(continuation, null);
+                return;
+            }
+        }
+
         if (IsDone)
         {
             Loop.TryPost(continuation, null);

@@ -21,7 +21,7 @@ public readonly struct FutureAwaiter : ICriticalNotifyCompletion, IMethodTaskAwa
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
 
-    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task);
+    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task, task);
 }
 
 /// <summary>Awaits a <see cref="Future{T}"/> and yields its result; the compiler uses it, user code need not.</summary>
@@ -43,7 +43,7 @@ public readonly struct FutureAwaiter<T> : ICriticalNotifyCompletion, IMethodTask
     /// <summary>Schedules <paramref name="continuation"/> on the loop when the future is done.</summary>
     public void UnsafeOnCompleted(Action continuation) => _future.OnAwait(continuation);
 
-    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task);
+    void IMethodTaskAwaiter.OnCompleted(IMethodTask task) => _future.OnAwait(task, task);
 }
 
 /// <summary>Runs a continuation inside the execution context captured when it was registered.</summary>

@@ -30,16 +30,20 @@ public class Future<T> : Future
 
     /// <summary>Completes the future with <paramref name="result"/> [future.set_result] and schedules its callbacks.</summary>
     /// <exception cref="InvalidStateError">The future is already done.</exception>
+    /// <exception cref="InvalidOperationException">The future is a <see cref="LoopTask{T}"/>: its body sets its outcome.</exception>
     public void SetResult(T result)
     {
+        ThrowIfTask(nameof(SetResult));
         ThrowIfDone();
         _result = result;
         CompleteSucceeded();
     }
 
     /// <summary>As <see cref="SetResult"/>, but returns false instead of throwing when the future is done.</summary>
+    /// <exception cref="InvalidOperationException">The future is a <see cref="LoopTask{T}"/>: its body sets its outcome.</exception>
     public bool TrySetResult(T result)
     {
+        ThrowIfTask(nameof(TrySetResult));
         if (IsDone)
         {
             return false;

@@ -62,6 +62,21 @@ internal sealed class GatherFuture<TResult> : Future<TResult>
         return any;
     }
 
+    /// <summary>All or nothing: the results are given back only if every successful child can give its back.</summary>
+    internal override bool CanGiveBack => Array.TrueForAll(_children, child => !child.IsCompletedSuccessfully || child.CanGiveBack);
+
+    /// <summary>The awaiting task was cancelled before it took the results: every child gives back what its result holds.</summary>
+    internal override void GiveBack()
+    {
+        foreach (Future child in _children)
+        {
+            if (child.IsCompletedSuccessfully)
+            {
+                child.GiveBack();
+            }
+        }
+    }
+
     private void OnChildDone(Future child)
     {
         _remaining--;

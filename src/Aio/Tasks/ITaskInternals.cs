@@ -19,20 +19,20 @@ internal interface ITaskInternals : ILoopTask
     /// <summary>Disposes the task's token source (the loop closed under the task).</summary>
     void DisposeToken();
 
-    /// <summary>The future the task is suspended on, if any (for diagnostics).</summary>
-    Future? WaitingOn { get; }
+    /// <summary>The futures the task is suspended on, for diagnostics.</summary>
+    IEnumerable<Future> PendingAwaits { get; }
 
-    /// <summary>The awaiter of <paramref name="future"/> suspends this task on it (see <see cref="TaskState.WaitOn"/>).</summary>
-    void WaitOn(Future future);
+    /// <summary>An Aio awaiter suspends this task on <paramref name="entry"/>: a future, or <see cref="TaskState.YieldMarker"/> (see <see cref="TaskState.WaitOn"/>).</summary>
+    void WaitOn(object entry);
 
-    /// <summary>The task resumed from awaiting <paramref name="future"/>.</summary>
-    void Resumed(Future future);
+    /// <summary>The task resumes from <paramref name="entry"/>: whether the await must throw a cancellation (see <see cref="TaskState.Resume"/>).</summary>
+    AwaitEnd Resume(object entry, out string? cancelMessage);
 
-    /// <summary>At a suspension with no future (Sleep(0), Yield): throws a pending cancellation.</summary>
-    void ThrowIfCancelRequested();
+    /// <summary>A cancel that reached a resuming await which could not throw it waits for the task's next await instead.</summary>
+    void CancelAtNextAwait();
 
-    /// <summary>Takes a cancellation waiting for the task's next await (see <see cref="TaskState.TakeCancelRequest"/>).</summary>
-    bool TakeCancelRequest(out string? message);
+    /// <summary>As <see cref="Resume"/>, leaving a cancel that reached the await for the task's next await.</summary>
+    void ResumeDeferringCancel(object entry);
 
     /// <summary>Ends the task by how its body failed: cancelled, or failed with <paramref name="exception"/>.</summary>
     void FinishWith(Exception exception);

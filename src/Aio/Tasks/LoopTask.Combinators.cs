@@ -80,20 +80,28 @@ public partial class LoopTask
     /// Waits for <paramref name="future"/> for at most <paramref name="timeout"/> [asyncio.wait_for].
     /// On timeout the future is cancelled, the wait goes on until it has actually finished, and then
     /// <see cref="TimeoutException"/> is thrown — unless the future still produced a result. A
-    /// cancellation of the waiting task is never turned into a timeout. Null: no limit.
+    /// cancellation of the waiting task is never turned into a timeout. Null: no limit. A zero or
+    /// negative timeout never lets a pending future run on: it is cancelled at once (a task not yet
+    /// started never starts), and the wait times out unless it still produced a result. A queue get
+    /// or a lock acquisition wrapped here is never lost: cancelling the task that awaits the wait
+    /// after the get succeeded gives the item back (see <see cref="Future.Cancel"/> and the guide).
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     public static LoopTask<T> WaitFor<T>(Future<T> future, TimeSpan? timeout)
     {
         ArgumentNullException.ThrowIfNull(future);
-        return future.Loop.CreateTask(() => WaitForBody(future, timeout, () => future.Result), name: "WaitFor", eager: true);
+        var task = new WaitForTask<T>(future);
+        StartWaitFor(task, () => WaitForBody(future, timeout, () => future.Result));
+        return task;
     }
 
     /// <inheritdoc cref="WaitFor{T}(Future{T}, TimeSpan?)"/>
     public static LoopTask WaitFor(Future future, TimeSpan? timeout)
     {
         ArgumentNullException.ThrowIfNull(future);
-        return future.Loop.CreateTask(() => (Task)WaitForBody(future, timeout, () => true), name: "WaitFor", eager: true);
+        var task = new LoopTask(future.Loop, "WaitFor");
+        StartWaitFor(task, () => (Task)WaitForBody(future, timeout, () => true));
+        return task;
     }
 
     /// <summary>
@@ -109,7 +117,7 @@ public partial class LoopTask
             return future;
         }
 
-        var outer = new Future<T>(future.Loop);
+        var outer = new ShieldFuture<T>(future);
         Mirror(future, outer, () => outer.SetResult(future.Result));
         return outer;
     }
@@ -123,8 +131,8 @@ public partial class LoopTask
             return future;
         }
 
-        var outer = new ValuelessFuture(future.Loop);
-        Mirror(future, outer, () => outer.TrySucceed());
+        var outer = new ShieldFuture<bool>(future);
+        Mirror(future, outer, () => outer.SetResult(true));
         return outer;
     }
 
@@ -153,15 +161,42 @@ public partial class LoopTask
         return loop.WrapTask(loop.RunInExecutor(work));
     }
 
+    /// <summary>Starts a WaitFor task eagerly: its body runs now, so a zero timeout cancels the future before it can run a step.</summary>
+    private static void StartWaitFor(ITaskInternals task, Delegate body)
+    {
+        task.Loop.CheckClosed();
+        task.Loop.CheckThread(nameof(WaitFor));
+        DelegateTaskRunner.Start(task, body, eager: true);
+    }
+
     private static async Task<T> WaitForBody<T>(Future future, TimeSpan? timeout, Func<T> result)
     {
-        if (timeout is null)
+        if (timeout is null || timeout.Value == System.Threading.Timeout.InfiniteTimeSpan)
         {
             await future;
             return result();
         }
 
         ITaskInternals self = RunningTask.Current!;
+        if (timeout.Value <= TimeSpan.Zero)
+        {
+            // asyncio: a future that is not done is cancelled and waited for, never given time to run.
+            if (!future.IsDone)
+            {
+                future.Cancel();
+            }
+
+            try
+            {
+                await future;
+                return result();
+            }
+            catch (CancelledError error) when (self.Cancelling() == 0)
+            {
+                throw new TimeoutException($"The wait timed out at once (timeout {timeout.Value.TotalSeconds:0.###} s).", error);
+            }
+        }
+
         bool timedOut = false;
         TimerHandle timer = future.Loop.CallLater(timeout.Value, () =>
         {

@@ -39,7 +39,7 @@ public partial class LoopTask : Future, ILoopTask, ITaskInternals
 
     bool ITaskInternals.MustCancel => _state.MustCancel;
 
-    Future? ITaskInternals.WaitingOn => _state.WaitingOn;
+    IEnumerable<Future> ITaskInternals.PendingAwaits => _state.PendingAwaits;
 
     /// <summary>The pending tasks of <paramref name="loop"/> (default: the running loop) [asyncio.all_tasks()].</summary>
     /// <exception cref="InvalidOperationException">No loop was given and none is running.</exception>
@@ -78,13 +78,13 @@ public partial class LoopTask : Future, ILoopTask, ITaskInternals
 
     void ITaskInternals.DisposeToken() => _state.DisposeToken();
 
-    void ITaskInternals.WaitOn(Future future) => _state.WaitOn(future);
+    void ITaskInternals.WaitOn(object entry) => _state.WaitOn(this, entry);
 
-    void ITaskInternals.Resumed(Future future) => _state.Resumed(future);
+    AwaitEnd ITaskInternals.Resume(object entry, out string? cancelMessage) => _state.Resume(this, entry, out cancelMessage);
 
-    void ITaskInternals.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
+    void ITaskInternals.ResumeDeferringCancel(object entry) => _state.ResumeDeferringCancel(this, entry);
 
-    bool ITaskInternals.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
+    void ITaskInternals.CancelAtNextAwait() => _state.CancelAtNextAwait(this);
 
     void ITaskInternals.FinishWith(Exception exception) => _state.FinishWith(this, exception);
 
@@ -116,7 +116,9 @@ public partial class LoopTask : Future, ILoopTask, ITaskInternals
 
     /// <summary>What <paramref name="task"/> is suspended on, for shutdown and debugging reports.</summary>
     internal static string DescribeWait(ILoopTask task) =>
-        ((ITaskInternals)task).WaitingOn?.ToString() ?? "nothing of Aio's (it is running, or awaiting a foreign task)";
+        ((ITaskInternals)task).PendingAwaits.ToArray() is { Length: > 0 } futures
+            ? string.Join(", ", futures.Select(future => future.ToString()))
+            : "nothing of Aio's (it is running, yielding, or awaiting a foreign task)";
 
     internal static string StateText(Future future) =>
         !future.IsDone ? "pending" : future.IsCancelled ? "cancelled" : future.IsCompletedSuccessfully ? "finished" : "failed";

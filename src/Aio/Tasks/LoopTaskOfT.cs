@@ -31,7 +31,7 @@ public class LoopTask<T> : Future<T>, ILoopTask, ITaskInternals
 
     bool ITaskInternals.MustCancel => _state.MustCancel;
 
-    Future? ITaskInternals.WaitingOn => _state.WaitingOn;
+    IEnumerable<Future> ITaskInternals.PendingAwaits => _state.PendingAwaits;
 
     /// <inheritdoc />
     public override bool Cancel(string? message = null) => _state.Cancel(this, message);
@@ -49,13 +49,13 @@ public class LoopTask<T> : Future<T>, ILoopTask, ITaskInternals
 
     void ITaskInternals.DisposeToken() => _state.DisposeToken();
 
-    void ITaskInternals.WaitOn(Future future) => _state.WaitOn(future);
+    void ITaskInternals.WaitOn(object entry) => _state.WaitOn(this, entry);
 
-    void ITaskInternals.Resumed(Future future) => _state.Resumed(future);
+    AwaitEnd ITaskInternals.Resume(object entry, out string? cancelMessage) => _state.Resume(this, entry, out cancelMessage);
 
-    void ITaskInternals.ThrowIfCancelRequested() => _state.ThrowIfCancelRequested();
+    void ITaskInternals.ResumeDeferringCancel(object entry) => _state.ResumeDeferringCancel(this, entry);
 
-    bool ITaskInternals.TakeCancelRequest(out string? message) => _state.TakeCancelRequest(out message);
+    void ITaskInternals.CancelAtNextAwait() => _state.CancelAtNextAwait(this);
 
     void ITaskInternals.FinishWith(Exception exception) => _state.FinishWith(this, exception);
 

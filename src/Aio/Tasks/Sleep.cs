@@ -39,14 +39,14 @@ public readonly struct SleepAwaitable
         /// <summary>Returns when the sleep ended; throws <see cref="CancelledError"/> when the task was cancelled.</summary>
         public void GetResult()
         {
-            if (_future is null)
+            if (_future is not null)
             {
-                RunningTask.Current?.ThrowIfCancelRequested();
-                return;
+                _future.EndAwait();
             }
-
-            RunningTask.Current?.Resumed(_future);
-            _future.ThrowIfNotSucceeded();
+            else if (RunningTask.Current is { } task && task.Resume(TaskState.YieldMarker, out string? cancelMessage) == AwaitEnd.CancelHere)
+            {
+                throw new CancelledError(cancelMessage);
+            }
         }
 
         /// <summary>Schedules the continuation, flowing the execution context.</summary>
@@ -56,11 +56,12 @@ public readonly struct SleepAwaitable
         {
             if (_future is null)
             {
+                task.WaitOn(TaskState.YieldMarker);
                 _loop.TryPost(task, null);
             }
             else
             {
-                _future.OnAwait(task);
+                _future.OnAwait(task, task);
             }
         }
 
@@ -69,6 +70,7 @@ public readonly struct SleepAwaitable
         {
             if (_future is null)
             {
+                RunningTask.Current?.WaitOn(TaskState.YieldMarker);
                 _loop.TryPost(continuation, null);
             }
             else

@@ -72,6 +72,16 @@ internal sealed class WaitFuture : Future<WaitResult>
         return true;
     }
 
+    /// <summary>
+    /// The awaiting code resumes: the done/pending split is taken again now, so a future that finished
+    /// between the wait's completion and this resumption is listed as done [CPython test_wait_really_done].
+    /// </summary>
+    internal override void EndAwait()
+    {
+        base.EndAwait();
+        StoreResult(Split());
+    }
+
     private void OnDone(Future future)
     {
         _remaining--;
@@ -98,6 +108,11 @@ internal sealed class WaitFuture : Future<WaitResult>
         }
 
         Detach();
+        SetResult(Split());
+    }
+
+    private WaitResult Split()
+    {
         var done = new List<Future>();
         var pending = new List<Future>();
         foreach (Future future in _futures)
@@ -105,7 +120,7 @@ internal sealed class WaitFuture : Future<WaitResult>
             (future.IsDone ? done : pending).Add(future);
         }
 
-        SetResult(new WaitResult(done, pending));
+        return new WaitResult(done, pending);
     }
 
     private void Detach()
