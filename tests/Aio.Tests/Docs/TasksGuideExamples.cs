@@ -133,6 +133,63 @@ public sealed class TasksGuideExamples
     }
 
     [Fact]
+    public void Example_WhenAllUnderCancelAndTimeout()
+    {
+        // guide: whenall
+        static async Task Poll(string name, List<string> log)
+        {
+            try
+            {
+                while (true)
+                {
+                    await LoopTask.Sleep(TimeSpan.FromSeconds(1));   // any Aio await
+                    log.Add($"{name} polled");
+                }
+            }
+            catch (CancelledError)
+            {
+                log.Add($"{name} cancelled");
+                throw;
+            }
+        }
+
+        using var loop = new EventLoop(new EventLoopOptions { TimeProvider = new VirtualClock() });
+        var log = new List<string>();
+        loop.RunUntilComplete(async () =>
+        {
+            // Cancel(): the pending sleep of each helper throws CancelledError.
+            LoopTask pollers = loop.CreateTask(() => Task.WhenAll(Poll("a", log), Poll("b", log)));
+            await LoopTask.Sleep(TimeSpan.FromSeconds(1.5));
+            pollers.Cancel();
+            try
+            {
+                await pollers;
+            }
+            catch (OperationCanceledException)
+            {
+                // Task.WhenAll reports cancelled helpers as TaskCanceledException: catch the base type.
+            }
+
+            // A timeout scope around the same kind of body: both helpers are cancelled, the scope throws.
+            try
+            {
+                await LoopTask.TimeoutAsync(TimeSpan.FromSeconds(1.5), () => Task.WhenAll(Poll("c", log), Poll("d", log)));
+            }
+            catch (TimeoutException)
+            {
+                log.Add("timed out");
+            }
+        });
+        Console.WriteLine(string.Join(", ", log));
+        // a polled, b polled, a cancelled, b cancelled, c polled, d polled, c cancelled, d cancelled, timed out
+        // end guide
+
+        Assert.Equal(
+            ["a polled", "b polled", "a cancelled", "b cancelled", "c polled", "d polled", "c cancelled", "d cancelled", "timed out"],
+            log);
+    }
+
+    [Fact]
     public void Example_WaitForAndShield()
     {
         // guide: waitfor

@@ -226,8 +226,10 @@ public abstract class QueueCancellationTests : LoopTestBase
             shutFirst.Cancel();
             await Assert.ThrowsAsync<CancelledError>(async () => await cancelledFirst);
 
-            // Its wait had already failed with the shutdown: that error is what the await sees.
-            await Assert.ThrowsAsync<QueueShutDownError>(async () => await shutFirst);
+            // Its wait had already failed with the shutdown when the cancel came: as in asyncio, the
+            // cancel is thrown at that await (the shutdown error is its inner exception, not a lost error).
+            await Assert.ThrowsAsync<CancelledError>(async () => await shutFirst);
+            Assert.True(shutFirst.IsCancelled);
         });
     }
 }

@@ -127,6 +127,7 @@ public abstract class FutureTests : LoopTestBase
         ExceptionContext report = Assert.Single(TakeErrors());
         Assert.Equal("Future exception was never retrieved", report.Message);
         Assert.IsType<FormatException>(report.Exception);
+        Assert.Equal("<Future failed>", report.Future);
     }
 
     [Fact]

@@ -125,6 +125,7 @@ public abstract class LoopTaskMethodTests : LoopTestBase
         ExceptionContext report = Assert.Single(TakeErrors());
         Assert.Equal("Task exception was never retrieved", report.Message);
         Assert.IsType<FormatException>(report.Exception);
+        Assert.Matches("^<LoopTask Task-[0-9]+ failed>$", (string)report.Future!);   // the finished task, as CPython prints it
     }
 
     [Fact]
