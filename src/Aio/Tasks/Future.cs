@@ -8,9 +8,12 @@
 // Awaiting. GetAwaiter returns a struct awaiter; the continuation the compiler hands it is stored
 // in a single slot (a list only when several wait), so awaiting a pending future allocates
 // nothing beyond what the async method itself allocates. When the awaiting code runs inside a
-// LoopTask, the awaiter also tells that task which future it waits on: cancelling the task
-// cancels that future, which is how asyncio delivers CancelledError into the task's pending
-// await without the user passing a token.
+// LoopTask, the awaiter also tells that task it waits on this future (and, in EndAwait, that it
+// resumed): cancelling the task cancels every future it waits on, which is how asyncio delivers
+// CancelledError into the task's pending await without the user passing a token. A cancel that
+// reached the await after the future completed is thrown by EndAwait, after GiveBack undid what the
+// completion granted (TaskState has the rules). A task of another loop suspending here is resumed on
+// its own loop, and EndAwait throws the cross-loop error.
 //
 // Outcome. One field holds what the state needs: the cancel message (cancelled), the armed reporter
 // (failed, exception not yet retrieved: it holds the exception) or the exception (retrieved).

@@ -23,9 +23,11 @@ public interface ILoopTask
     CancellationToken CancellationToken { get; }
 
     /// <summary>
-    /// Requests cancellation [task.cancel(msg)]: the task's pending await of an Aio awaitable throws
-    /// <see cref="CancelledError"/> on the next iteration (or its next such await, if it is running
-    /// or awaiting something else), and <see cref="CancellationToken"/> is cancelled.
+    /// Requests cancellation [task.cancel(msg)]: every await of an Aio awaitable pending on the task's
+    /// behalf (several when its code runs helpers concurrently, as with <c>Task.WhenAll</c>) throws
+    /// <see cref="CancelledError"/> when it resumes, once per request — also an await whose future had
+    /// already completed, after handing back what it obtained; if none is pending (the task runs, or
+    /// awaits something else) its next such awaits throw. <see cref="CancellationToken"/> is cancelled too.
     /// </summary>
     /// <returns>False when the task is already done.</returns>
     bool Cancel(string? message = null);
