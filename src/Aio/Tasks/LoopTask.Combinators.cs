@@ -99,7 +99,7 @@ public partial class LoopTask
     public static LoopTask WaitFor(Future future, TimeSpan? timeout)
     {
         ArgumentNullException.ThrowIfNull(future);
-        var task = new LoopTask(future.Loop, "WaitFor");
+        var task = new WaitForTask(future);
         StartWaitFor(task, () => (Task)WaitForBody(future, timeout, () => true));
         return task;
     }

@@ -16,3 +16,17 @@ internal sealed class WaitForTask<T>(Future<T> inner) : LoopTask<T>(inner.Loop, 
         }
     }
 }
+
+/// <summary>The task of <see cref="LoopTask.WaitFor(Future, TimeSpan?)"/>; as <see cref="WaitForTask{T}"/>, for a future without a value.</summary>
+internal sealed class WaitForTask(Future inner) : LoopTask(inner.Loop, "WaitFor")
+{
+    internal override bool CanGiveBack => !inner.IsCompletedSuccessfully || inner.CanGiveBack;
+
+    internal override void GiveBack()
+    {
+        if (inner.IsCompletedSuccessfully)
+        {
+            inner.GiveBack();
+        }
+    }
+}

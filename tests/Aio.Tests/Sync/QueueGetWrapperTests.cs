@@ -177,6 +177,36 @@ public abstract class QueueGetWrapperTests : LoopTestBase
         });
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PermitUnderWaitFor_CancelledAfterWaitForFinishedBeforeResume_PermitReleased(bool typed)
+    {
+        EventLoop loop = NewLoop();
+        loop.RunUntilComplete(async () =>
+        {
+            var semaphore = new AsyncSemaphore(1);
+            Releaser held = await semaphore.AcquireAsync();
+            LoopTask task = loop.CreateTask(async () =>
+            {
+                Future<Releaser> acquire = semaphore.AcquireAsync();
+                if (typed)
+                {
+                    await LoopTask.WaitFor(acquire, TimeSpan.FromHours(1));
+                }
+                else
+                {
+                    await LoopTask.WaitFor((Future)acquire, TimeSpan.FromHours(1));
+                }
+            });
+            await LoopTask.Yield();
+            held.Dispose();                       // the permit goes to the waiting acquisition
+            loop.CallSoon(() => task.Cancel());   // after WaitFor finished with it, before the task resumes
+            await Assert.ThrowsAsync<CancelledError>(async () => await task);
+            Assert.Equal(1, semaphore.CurrentCount);   // given back, not stranded
+        });
+    }
+
     [Fact]
     public void GetUnderTimeoutScope_DeadlineInIterationItemArrives_ItemStaysQueued()
     {
