@@ -1,7 +1,7 @@
 // task.get_stack() / print_stack() as far as .NET can tell. A suspended async method is a state
 // machine (a compiler-generated type named after the method, such as "<ReadAllAsync>d__4") held by
 // a box; the box's MoveNext delegate is what a pending Aio future keeps as its continuation. So the
-// future a task waits on (WaitingOn) names the innermost async method suspended on it, and an
+// future a task waits on (ITaskInternals.PendingAwaits) names the innermost async method suspended on it, and an
 // async LoopTask method's task is itself such a box, naming the task's own method. Frames between
 // the two (async methods awaiting async methods) are not reachable without reading private fields
 // of the runtime's boxes, which Aio does not do; a task awaiting a foreign (.NET) task shows only
@@ -66,17 +66,21 @@ public static class LoopTaskStacks
             frames.Add(own);
         }
 
-        if (task is ITaskCore core && core.WaitingOn is { } awaited)
+        if (task is ITaskInternals core)
         {
-            string? inner = SuspendedMethod(task, awaited);
-            if (inner is not null && (frames.Count == 0 || frames[^1] != inner))
+            // One frame per Aio await pending on the task's behalf (several when helpers run concurrently).
+            foreach (Future awaited in core.PendingAwaits)
             {
-                frames.Add(inner);
-            }
+                string? inner = SuspendedMethod(task, awaited);
+                if (inner is not null && (frames.Count == 0 || frames[^1] != inner))
+                {
+                    frames.Add(inner);
+                }
 
-            if (frames.Count > 0)
-            {
-                frames[^1] += $", awaiting {awaited}";
+                if (frames.Count > 0)
+                {
+                    frames[^1] += $", awaiting {awaited}";
+                }
             }
         }
 
