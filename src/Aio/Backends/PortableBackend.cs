@@ -1,68 +1,77 @@
-// The portable backend: asyncio's readiness model on nothing but managed .NET APIs.
+// The portable backend: completion-based I/O on .NET's own socket engine (IOCP on Windows, kqueue
+// on macOS, epoll on Linux), with no thread of its own and no Socket.Select.
 //
-// Why a selector thread. The only portable readiness multiplexer in .NET is Socket.Select, and
-// the loop thread cannot BLOCK in it: Wake from other threads would have no cheap way in. So each
-// Poll first runs a zero-timeout Select on this thread (what is ready now is reported now, as
-// with a loop-thread poller), and only if nothing is ready does it sleep on a monitor (a flag plus
-// Monitor.Wait/Pulse: a Wake before Poll leaves the flag set and is not lost). Meanwhile a
-// background thread blocks in Socket.Select on the same armed sockets plus a wake-up socket; it
-// queues what becomes ready and pulses the monitor. A loop that registers no socket starts no
-// thread and opens no socket, and its Poll neither selects nor allocates.
+// How a completion reaches the loop. Every asynchronous operation is a SocketAsyncEventArgs made
+// with unsafeSuppressExecutionContextFlow, so no ExecutionContext (no AsyncLocal, no LoopTask.Current,
+// nothing a task referenced) is captured by the engine's threads. When an operation completes on
+// one of those threads it is posted into the loop, and the loop thread does everything else:
+//   - transports' own operations (SendAsync of a socket transport's buffered bytes, AcceptAsync of a
+//     server, ConnectAsync) post through the loop's thread-safe inbox (SocketCompletion, a work
+//     item: no delegate, no allocation per post); their callbacks run on the loop thread in the
+//     next iteration, as asyncio's proactor loop runs its futures' callbacks;
+//   - readiness for AddReader (which the socket transports, datagram transports and sock_* awaits
+//     use to read) is a zero-byte receive — the classic completion-engine idiom, a 1-byte MSG_PEEK
+//     on Unix, a zero-byte WSARecv on Windows: it completes when data, EOF or an error is there and
+//     consumes nothing. Its completion is queued here (a lock-free queue) and wakes the loop if it
+//     sleeps; Poll drains the queue on the loop thread and reports the registration readable, so the
+//     reader callback runs in that iteration exactly as with epoll. The next Poll re-arms it if it is
+//     still installed: a reader that left data behind completes at once and is reported again, once
+//     per iteration (level-triggered, as asyncio's selectors).
+// The sleep is a monitor with a "signalled" flag: the loop's inbox calls Wake only when the loop
+// announced its sleep, and completions use the same announce-then-recheck protocol on their own flag
+// (the queue is rechecked after the flag is raised, each side uses interlocked operations), so no
+// completion is lost and the monitor is touched only when the loop really sleeps.
 //
-// Level-triggered without flooding. A socket that stays readable makes Select return at once,
-// so the selector would spin while the loop runs the callback. Instead a registration is
-// DISARMED (no longer selected) when it is queued; Poll reports it, and the NEXT Poll re-arms
-// every reported registration that is still wanted. Not drained, it is seen ready again by that
-// Poll's own Select: reported once per loop iteration, as asyncio's selector loop does.
+// What has no completion. .NET has no asynchronous "wait until writable" and a listening socket has
+// no receive to wait on, so AddWriter, and AddReader on a socket whose zero-byte receive fails as not
+// connected (a listener), are polled: each Poll asks the socket with a zero-timeout Socket.Poll (one
+// poll()/WSAPoll call per such socket), and while one of them waits the loop sleeps at most
+// PollIntervalMs between looks. The transports never need this (they send with SendAsync, servers
+// accept with AcceptAsync, Network connects with ConnectAsync); it serves user AddWriter, sock_sendall
+// and sock_sendto on a full buffer, sock_connect, sock_accept and datagram writes that met EAGAIN.
 //
-// Waking the selector. The selector's lists go stale when registrations change or are re-armed;
-// that matters only once the loop is about to block, so just then Poll sends one byte to a
-// loopback UDP socket connected to itself, which ends the selector's Select; the selector
-// rebuilds its lists and drains the socket. A "wake pending" flag, cleared under the lock when
-// the selector rebuilds, keeps it to one byte per rebuild.
+// How a close racing a pending operation is resolved. .NET cannot cancel one socket operation, only
+// close the socket, which aborts every pending one (OperationAborted) on the engine's thread. So a
+// registration removed while its receive is pending keeps its entry (not its registration: nothing
+// of the reader stays reachable) until that receive completes; re-adding a reader meanwhile adopts
+// the pending receive instead of issuing a second one. A completion for a socket that is closed, or
+// for an entry nobody wants any more, is dropped (as epoll forgets a closed descriptor), and the
+// entry is released. A transport's own operations resolve the race in the transport: the completion
+// posted after the socket was closed finds the connection lost and only releases the operation.
+// After Dispose, late completions are dropped unseen.
 //
-// Closed sockets. A socket the user disposes while registered is dropped as dead, never selected
-// or reported again (as epoll forgets a closed descriptor): builds skip it, a Select that throws
-// because of it marks it, and Poll does not report one that was closed after it was seen ready.
-// Nothing the selector thread meets may kill it or make it spin.
-using System.Net;
+// What is allocated. Per socket registration, one Entry (a SocketAsyncEventArgs), reused by every
+// re-arm; per operation, nothing. Per transport, one SocketCompletion for its sends, allocated on
+// the first send the kernel did not take at once; per listener, one for its accepts.
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace Aio.Backends;
 
 /// <summary>
-/// A readiness backend built on <see cref="Socket.Select(System.Collections.IList, System.Collections.IList, System.Collections.IList, int)"/>
-/// and a selector thread; runs wherever .NET runs, and watches sockets only.
+/// The completion-based backend on .NET's socket engine; runs wherever .NET runs, and watches
+/// sockets only. Poll and Update on the loop thread; Wake and completions from any thread.
 /// </summary>
 internal sealed class PortableBackend : IoBackend
 {
+    /// <summary>The longest sleep while a polled registration (a writer, a listener's reader) waits.</summary>
+    internal const int PollIntervalMs = 10;
+
     private const int ReadBit = 1;
     private const int WriteBit = 2;
+    private const int Awake = 0;
+    private const int Sleeping = 1;
 
-    // The gate guards all state both threads touch, and is the monitor the loop thread sleeps on.
-    private readonly object _gate = new();
-    private readonly Dictionary<Socket, Entry> _entries = [];   // registered, not dead
-    private readonly List<Entry> _queued = [];                  // seen ready, waiting for Poll
-    private readonly List<Entry> _reported = [];                // reported, waiting for re-arm
-    private readonly byte[] _wakeByte = new byte[1];
-    private bool _loopWakePending;
-    private bool _selectorWakePending;
-    private bool _selectorStale;                                // armed set changed since its build
-    private bool _disposed;
-    private Thread? _selector;
-    private Socket? _wakeSocket;
-
-    private readonly List<Socket> _pollRead = [];               // loop thread only
-    private readonly List<Socket> _pollWrite = [];
-    private readonly List<Socket> _pollError = [];
-    private readonly List<ReadyEvent> _events = [];
-
-    private readonly List<Socket> _readList = [];               // selector thread only
-    private readonly List<Socket> _writeList = [];
-    private readonly List<Socket> _errorList = [];
-    private readonly byte[] _drainBuffer = new byte[64];
-
-    private enum Phase { Armed, Queued, Reported, Dead, Removed }
+    private readonly object _gate = new();                       // the monitor the loop sleeps on
+    private readonly ConcurrentQueue<Entry> _completed = new();  // receives done, any thread → loop
+    private readonly Dictionary<Socket, Entry> _entries = [];    // loop thread only, from here down
+    private readonly List<Entry> _ready = [];                    // to report in this Poll
+    private readonly List<Entry> _reported = [];                 // reported by the last Poll: re-arm
+    private readonly List<Entry> _polled = [];                   // waiting through Socket.Poll
+    private bool _signalled;                                     // under _gate
+    private int _sleepState;
+    private volatile bool _disposed;
 
     /// <inheritdoc/>
     public override string Name => "portable";
@@ -71,68 +80,46 @@ internal sealed class PortableBackend : IoBackend
     /// <remarks>Always false: every registration must carry a <see cref="Socket"/>.</remarks>
     public override bool SupportsRawDescriptors => false;
 
+    /// <summary>How many sockets have an entry (a registration or a receive still pending); for tests.</summary>
+    internal int EntryCount => _entries.Count;
+
     /// <inheritdoc/>
     /// <remarks>
-    /// Re-arms the registrations reported by the previous call and selects the armed sockets
-    /// without blocking; if none is ready, sleeps until the selector thread sees one,
-    /// <see cref="Wake"/> is called, or the timeout elapses. Reports each ready registration once,
-    /// for the directions it still wants, if it is still registered and its socket is open.
+    /// Re-arms the receives of the registrations reported by the previous call, takes the completed
+    /// ones and polls the polled ones; if nothing is ready, sleeps until a completion, <see cref="Wake"/>
+    /// or the timeout (at most <see cref="PollIntervalMs"/> while a polled registration waits). Reports
+    /// each ready registration once, for the directions it still wants, if its socket is open.
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The backend was disposed.</exception>
     public override void Poll(int timeoutMs, IIoReadySink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentOutOfRangeException.ThrowIfLessThan(timeoutMs, -1);
-        lock (_gate)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        RearmReported();
+        DrainCompleted();
+        bool polledWaiting = CheckPolled();
+        if (_ready.Count == 0 && timeoutMs != 0)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            RearmReportedLocked();
-            BuildListsLocked(_pollRead, _pollWrite, _pollError, wakeSocket: null);
-        }
-
-        bool selected = _pollError.Count > 0 && TrySelect(_pollRead, _pollWrite, _pollError, 0, out _);
-        lock (_gate)
-        {
-            if (selected) { MarkReadyLocked(_pollRead, 0, _pollWrite, _pollError); }
-            if (!_loopWakePending && _queued.Count == 0 && timeoutMs != 0)
+            int wait = polledWaiting && (timeoutMs < 0 || timeoutMs > PollIntervalMs) ? PollIntervalMs : timeoutMs;
+            Sleep(wait);
+            DrainCompleted();
+            if (polledWaiting)
             {
-                if (_selectorStale) { WakeSelectorLocked(); }
-                Monitor.Wait(_gate, timeoutMs);
+                CheckPolled();
             }
-
-            _loopWakePending = false;
-            foreach (Entry entry in _queued)
-            {
-                if (IsClosed(entry.Socket))
-                {
-                    KillLocked(entry); // closed since it was seen ready: epoll would not report it
-                    continue;
-                }
-
-                entry.Phase = Phase.Reported;
-                _reported.Add(entry);
-                _events.Add(new ReadyEvent(entry, entry.ReadyRead, entry.ReadyWrite));
-            }
-
-            _queued.Clear();
         }
 
         try
         {
-            foreach (ReadyEvent ev in _events)
+            foreach (Entry entry in _ready)
             {
-                IoRegistration registration = ev.Entry.Registration;
-                if (ev.Entry.Phase == Phase.Reported && ReferenceEquals(registration.BackendState, ev.Entry))
-                {
-                    bool readable = ev.Readable && registration.WantsRead;
-                    bool writable = ev.Writable && registration.WantsWrite;
-                    if (readable || writable) { sink.OnIoReady(registration, readable, writable); }
-                }
+                Report(entry, sink);
             }
         }
         finally
         {
-            _events.Clear();
+            _ready.Clear();
         }
     }
 
@@ -142,298 +129,378 @@ internal sealed class PortableBackend : IoBackend
     {
         lock (_gate)
         {
-            _loopWakePending = true;
+            _signalled = true;
             Monitor.Pulse(_gate);
         }
     }
 
     /// <inheritdoc/>
-    /// <remarks>Starts the selector thread on the first registration. Loop thread only.</remarks>
+    /// <remarks>
+    /// A reader on a socket that can receive issues (or adopts) a zero-byte receive at once; a
+    /// writer, or a reader on a listener, is polled. Loop thread only.
+    /// </remarks>
     /// <exception cref="NotSupportedException">The registration has no socket.</exception>
     /// <exception cref="ObjectDisposedException">The socket, or the backend, was disposed.</exception>
-    /// <exception cref="InvalidOperationException">Another registration already watches the socket.</exception>
     public override void Update(IoRegistration registration)
     {
         ArgumentNullException.ThrowIfNull(registration);
-        bool read = registration.WantsRead;
-        bool write = registration.WantsWrite;
-        lock (_gate)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var entry = registration.BackendState as Entry;
+        if (!registration.WantsRead && !registration.WantsWrite)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var entry = registration.BackendState as Entry;
-            if (!read && !write)
+            if (entry is not null)
             {
-                if (entry is not null)
-                {
-                    UnmapLocked(entry);
-                    if (entry.Phase == Phase.Queued) { _queued.Remove(entry); }
-                    entry.Phase = Phase.Removed; // if it is still in _reported, re-arming skips it
-                }
-
-                registration.BackendState = null;
-                registration.AppliedEvents = 0;
-                return;
+                Detach(entry);
             }
 
-            bool changed = entry is null || entry.WantRead != read || entry.WantWrite != write;
-            if (entry is null)
+            registration.BackendState = null;
+            registration.AppliedEvents = 0;
+            return;
+        }
+
+        if (entry is null)
+        {
+            Socket socket = registration.Socket ?? throw new NotSupportedException(
+                "The portable backend watches sockets only; raw descriptors need the epoll backend.");
+            ObjectDisposedException.ThrowIf(IsClosed(socket), socket);
+            if (_entries.TryGetValue(socket, out Entry? existing))
             {
-                Socket socket = registration.Socket ?? throw new NotSupportedException(
-                    "The portable backend watches sockets only; raw descriptors need the epoll backend.");
-                ObjectDisposedException.ThrowIf(IsClosed(socket), socket);
-                EnsureSelectorStartedLocked();
-                entry = new Entry(registration, socket);
-                if (!_entries.TryAdd(socket, entry))
+                if (existing.Registration is not null && !ReferenceEquals(existing.Registration, registration))
                 {
                     throw new InvalidOperationException("This socket is already registered; remove that registration first.");
                 }
 
-                registration.BackendState = entry;
+                entry = existing; // a receive left pending by an earlier registration: adopt it
+            }
+            else
+            {
+                entry = new Entry(this, socket);
+                _entries.Add(socket, entry);
             }
 
-            entry.WantRead = read;
-            entry.WantWrite = write;
-            registration.AppliedEvents = (read ? ReadBit : 0) | (write ? WriteBit : 0);
-            _selectorStale |= changed; // Queued and Reported entries are picked up when re-armed
+            entry.Registration = registration;
+            registration.BackendState = entry;
         }
+
+        registration.AppliedEvents = (registration.WantsRead ? ReadBit : 0) | (registration.WantsWrite ? WriteBit : 0);
+        if (registration.WantsRead && !entry.PollsRead && entry.State == ReceiveState.Idle)
+        {
+            Arm(entry);
+        }
+
+        SetPolled(entry, (registration.WantsRead && entry.PollsRead) || registration.WantsWrite);
     }
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Stops the selector thread (waiting at most 5 s) and closes the wake-up socket; the
-    /// registered sockets stay open. Idempotent.
+    /// Drops every registration; receives still pending complete into nothing when their sockets
+    /// close (the sockets stay open). Idempotent; loop thread (or the finalizing owner).
     /// </remarks>
     public override void Dispose()
     {
-        Thread? selector;
-        Socket? wakeSocket;
-        lock (_gate)
+        if (_disposed)
         {
-            if (_disposed) { return; }
-            _disposed = true;
-            WakeSelectorLocked();
-            foreach (Entry entry in _entries.Values) { entry.Phase = Phase.Removed; }
-            _entries.Clear();
-            _queued.Clear();
-            _reported.Clear();
-            Monitor.PulseAll(_gate); // a Poll racing Dispose returns, then throws on its next call
-            (selector, wakeSocket, _wakeSocket) = (_selector, _wakeSocket, null);
+            return;
         }
 
-        if (selector is not null && selector != Thread.CurrentThread) { selector.Join(TimeSpan.FromSeconds(5)); }
-        wakeSocket?.Dispose();
+        _disposed = true;
+        foreach (Entry entry in _entries.Values)
+        {
+            entry.Registration = null;
+            entry.Dispose(); // deferred by .NET until a pending operation completes
+        }
+
+        _entries.Clear();
+        _ready.Clear();
+        _reported.Clear();
+        _polled.Clear();
+        _completed.Clear();
+        Wake(); // a Poll racing Dispose returns, then throws on its next call
     }
 
     private static bool IsClosed(Socket socket) => socket.SafeHandle.IsClosed;
 
-    private void RearmReportedLocked()
+    /// <summary>Engine thread: a receive completed. Queues it and wakes the loop if it sleeps.</summary>
+    private void OnReceiveCompleted(Entry entry)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _completed.Enqueue(entry);
+        if (Volatile.Read(ref _sleepState) == Sleeping && Interlocked.CompareExchange(ref _sleepState, Awake, Sleeping) == Sleeping)
+        {
+            Wake();
+        }
+    }
+
+    private void Sleep(int timeoutMs)
+    {
+        Interlocked.Exchange(ref _sleepState, Sleeping);
+        if (_completed.IsEmpty)
+        {
+            lock (_gate)
+            {
+                if (!_signalled)
+                {
+                    Monitor.Wait(_gate, timeoutMs);
+                }
+
+                _signalled = false;
+            }
+        }
+
+        Volatile.Write(ref _sleepState, Awake);
+    }
+
+    /// <summary>Issues the zero-byte receive; a synchronous completion is handled at once.</summary>
+    private void Arm(Entry entry)
+    {
+        Debug.Assert(entry.State == ReceiveState.Idle, "one receive per entry at a time");
+        if (IsClosed(entry.Socket))
+        {
+            return; // epoll forgets a closed descriptor: never reported again
+        }
+
+        entry.State = ReceiveState.Pending;
+        bool pending;
+        try
+        {
+            pending = entry.Socket.ReceiveAsync(entry);
+        }
+        catch (ObjectDisposedException)
+        {
+            entry.State = ReceiveState.Idle;
+            return;
+        }
+
+        if (!pending)
+        {
+            OnReceived(entry);
+        }
+    }
+
+    /// <summary>Loop thread: what a finished zero-byte receive means for its entry.</summary>
+    private void OnReceived(Entry entry)
+    {
+        Debug.Assert(entry.State == ReceiveState.Pending, "a completion belongs to a pending receive");
+        entry.State = ReceiveState.Idle;
+        IoRegistration? registration = entry.Registration;
+        if (registration is null || IsClosed(entry.Socket))
+        {
+            if (registration is null)
+            {
+                Release(entry); // nobody wants it any more
+            }
+
+            return;
+        }
+
+        switch (entry.SocketError)
+        {
+            case SocketError.NotConnected or SocketError.InvalidArgument or SocketError.OperationNotSupported:
+                // A listener (or a socket not connected yet): nothing to receive on, so poll it.
+                entry.PollsRead = true;
+                SetPolled(entry, true);
+                return;
+            case SocketError.OperationAborted:
+                // Aborted with the socket still open (a thread exit on Windows): try again next Poll.
+                entry.State = ReceiveState.Reported;
+                _reported.Add(entry);
+                return;
+            default:
+                // Data, EOF or an error: readable, as epoll reports an error as both directions.
+                MarkReady(entry, read: true, write: false);
+                return;
+        }
+    }
+
+    private void DrainCompleted()
+    {
+        while (_completed.TryDequeue(out Entry? entry))
+        {
+            OnReceived(entry);
+        }
+    }
+
+    private void RearmReported()
     {
         foreach (Entry entry in _reported)
         {
-            if (entry.Phase == Phase.Reported)
+            if (entry.State != ReceiveState.Reported)
             {
-                entry.Phase = Phase.Armed;
-                _selectorStale = true;
+                continue; // detached meanwhile
+            }
+
+            entry.State = ReceiveState.Idle;
+            if (entry.Registration is { WantsRead: true } && !entry.PollsRead)
+            {
+                Arm(entry);
             }
         }
 
         _reported.Clear();
     }
 
-    private void UnmapLocked(Entry entry)
+    /// <summary>Asks each polled socket whether it is ready; true if one of them still waits.</summary>
+    private bool CheckPolled()
     {
-        if (_entries.TryGetValue(entry.Socket, out Entry? current) && current == entry) { _entries.Remove(entry.Socket); }
-    }
-
-    /// <summary>Drops an entry whose socket was closed; the loop may still remove its registration.</summary>
-    private void KillLocked(Entry entry)
-    {
-        UnmapLocked(entry); // allowed while enumerating _entries
-        entry.Phase = Phase.Dead;
-    }
-
-    /// <summary>Fills the lists with the armed, open sockets (and the wake-up socket first, if given).</summary>
-    private void BuildListsLocked(List<Socket> read, List<Socket> write, List<Socket> error, Socket? wakeSocket)
-    {
-        read.Clear();
-        write.Clear();
-        error.Clear();
-        if (wakeSocket is not null) { read.Add(wakeSocket); }
-        foreach (Entry entry in _entries.Values)
+        bool waiting = false;
+        for (int i = _polled.Count - 1; i >= 0; i--)
         {
-            if (entry.Phase != Phase.Armed) { continue; }
-            if (IsClosed(entry.Socket))
+            Entry entry = _polled[i];
+            IoRegistration? registration = entry.Registration;
+            if (registration is null || IsClosed(entry.Socket))
             {
-                KillLocked(entry);
-                continue;
+                continue; // removed, or closed (dropped as epoll would)
             }
 
-            if (entry.WantRead) { read.Add(entry.Socket); }
-            if (entry.WantWrite) { write.Add(entry.Socket); }
-            error.Add(entry.Socket);
+            bool read = registration.WantsRead && entry.PollsRead && PollSocket(entry.Socket, SelectMode.SelectRead);
+            bool write = registration.WantsWrite && (PollSocket(entry.Socket, SelectMode.SelectWrite) || PollSocket(entry.Socket, SelectMode.SelectError));
+            if (read || write)
+            {
+                MarkReady(entry, read, write);
+            }
+            else
+            {
+                waiting = true;
+            }
         }
+
+        return waiting;
     }
 
-    /// <summary>Select that never throws; on failure marks the closed sockets dead and returns false.</summary>
-    private bool TrySelect(List<Socket> read, List<Socket> write, List<Socket> error, int microseconds, out bool foundDead)
+    private static bool PollSocket(Socket socket, SelectMode mode)
     {
-        foundDead = false;
         try
         {
-            Socket.Select(read, write, error, microseconds);
-            return true;
+            return socket.Poll(0, mode);
         }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        catch (ObjectDisposedException)
         {
-            lock (_gate)
-            {
-                foreach (Entry entry in _entries.Values)
-                {
-                    if (IsClosed(entry.Socket))
-                    {
-                        KillLocked(entry);
-                        foundDead = true;
-                    }
-                }
-
-                foundDead |= _disposed;
-            }
-
             return false;
-        }
-    }
-
-    /// <summary>Disarms and queues the entries of the ready sockets; true if any was newly queued.</summary>
-    private bool MarkReadyLocked(List<Socket> read, int readStart, List<Socket> write, List<Socket> error)
-    {
-        bool queued = false;
-        for (int i = readStart; i < read.Count; i++) { queued |= MarkReadyLocked(read[i], true, false); }
-        foreach (Socket socket in write) { queued |= MarkReadyLocked(socket, false, true); }
-        foreach (Socket socket in error) { queued |= MarkReadyLocked(socket, true, true); }
-        return queued;
-    }
-
-    private bool MarkReadyLocked(Socket socket, bool readable, bool writable)
-    {
-        if (!_entries.TryGetValue(socket, out Entry? entry)) { return false; }
-        readable &= entry.WantRead; // an error counts as ready for each wanted direction
-        writable &= entry.WantWrite;
-        if (entry.Phase == Phase.Armed && (readable || writable))
-        {
-            entry.Phase = Phase.Queued;
-            (entry.ReadyRead, entry.ReadyWrite) = (readable, writable);
-            _queued.Add(entry);
-            return true;
-        }
-
-        if (entry.Phase == Phase.Queued) // seen by another list, or by the other thread
-        {
-            entry.ReadyRead |= readable;
-            entry.ReadyWrite |= writable;
-        }
-
-        return false;
-    }
-
-    private void EnsureSelectorStartedLocked()
-    {
-        if (_selector is not null) { return; }
-        _wakeSocket = CreateWakeSocket(Socket.OSSupportsIPv4 ? IPAddress.Loopback : IPAddress.IPv6Loopback);
-        _selector = new Thread(SelectorMain) { IsBackground = true, Name = "Aio portable selector" };
-        _selector.Start();
-    }
-
-    private static Socket CreateWakeSocket(IPAddress loopback)
-    {
-        var socket = new Socket(loopback.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            socket.Bind(new IPEndPoint(loopback, 0));
-            socket.Connect(socket.LocalEndPoint!);
-            socket.Blocking = false;
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private void WakeSelectorLocked()
-    {
-        if (_selectorWakePending || _wakeSocket is null) { return; }
-        _selectorWakePending = true;
-        try
-        {
-            _wakeSocket.Send(_wakeByte);
         }
         catch (SocketException)
         {
-            // Buffer full: earlier bytes are still unread, so the selector wakes anyway.
+            return true; // a failing socket is ready: the callback's own call reports the error
         }
     }
 
-    private void SelectorMain()
+    private void MarkReady(Entry entry, bool read, bool write)
     {
-        while (true)
+        if (!entry.InReady)
         {
-            try
-            {
-                if (!SelectOnce()) { return; }
-            }
-            catch (Exception) // the selector thread must survive anything; nobody could observe it
-            {
-                if (Volatile.Read(ref _disposed)) { return; }
-                Thread.Sleep(10); // an unexpected failure must not become a busy loop
-            }
+            entry.InReady = true;
+            _ready.Add(entry);
         }
+
+        entry.ReadyRead |= read;
+        entry.ReadyWrite |= write;
     }
 
-    /// <summary>One blocking Select round on the selector thread; false once the backend is disposed.</summary>
-    private bool SelectOnce()
+    private void Report(Entry entry, IIoReadySink sink)
     {
-        Socket wakeSocket;
-        lock (_gate)
+        bool read = entry.ReadyRead;
+        bool write = entry.ReadyWrite;
+        (entry.InReady, entry.ReadyRead, entry.ReadyWrite) = (false, false, false);
+        if (entry.Registration is not { } registration || IsClosed(entry.Socket))
         {
-            if (_disposed || _wakeSocket is null) { return false; }
-            (_selectorWakePending, _selectorStale) = (false, false); // changes from now on wake it again
-            wakeSocket = _wakeSocket;
-            BuildListsLocked(_readList, _writeList, _errorList, wakeSocket);
+            return; // detached (and released) since it was found ready, or closed
         }
 
-        if (!TrySelect(_readList, _writeList, _errorList, -1, out bool foundDead))
+        if (read && !entry.PollsRead && entry.State == ReceiveState.Idle)
         {
-            if (!foundDead) { Thread.Sleep(10); } // not a closed socket of ours: back off, retry
-            return true;
+            entry.State = ReceiveState.Reported; // re-armed by the next Poll
+            _reported.Add(entry);
         }
 
-        bool woken = _readList.Count > 0 && _readList[0] == wakeSocket; // Select keeps list order
-        while (woken && wakeSocket.Available > 0)
+        read &= registration.WantsRead;
+        write &= registration.WantsWrite;
+        if (read || write)
         {
-            wakeSocket.Receive(_drainBuffer);
+            sink.OnIoReady(registration, read, write);
         }
-
-        bool queued;
-        lock (_gate)
-        {
-            queued = MarkReadyLocked(_readList, woken ? 1 : 0, _writeList, _errorList);
-            if (queued) { Monitor.Pulse(_gate); }
-        }
-
-        if (!queued && !woken) { Thread.Sleep(1); } // nothing new (e.g. the loop took it first): do not spin
-        return true;
     }
 
-    /// <summary>The backend's state for one registration; guarded by the gate.</summary>
-    private sealed class Entry(IoRegistration registration, Socket socket)
+    private void SetPolled(Entry entry, bool polled)
     {
-        public readonly IoRegistration Registration = registration;
-        public readonly Socket Socket = socket;
-        public bool WantRead, WantWrite;    // interest as of the last Update
-        public bool ReadyRead, ReadyWrite;  // what a Select saw, while Queued
-        public Phase Phase = Phase.Armed;
+        if (polled == entry.InPolled)
+        {
+            return;
+        }
+
+        entry.InPolled = polled;
+        if (polled)
+        {
+            _polled.Add(entry);
+        }
+        else
+        {
+            _polled.Remove(entry);
+        }
     }
 
-    private readonly record struct ReadyEvent(Entry Entry, bool Readable, bool Writable);
+    /// <summary>The registration is gone; the entry stays only while its receive is pending.</summary>
+    private void Detach(Entry entry)
+    {
+        entry.Registration = null;
+        entry.PollsRead = false;
+        SetPolled(entry, false);
+        if (entry.State == ReceiveState.Reported)
+        {
+            entry.State = ReceiveState.Idle; // its _reported slot is skipped
+        }
+
+        if (entry.State == ReceiveState.Idle)
+        {
+            Release(entry);
+        }
+    }
+
+    private void Release(Entry entry)
+    {
+        Debug.Assert(entry.State != ReceiveState.Pending, "a pending receive still uses the entry");
+        if (_entries.TryGetValue(entry.Socket, out Entry? current) && ReferenceEquals(current, entry))
+        {
+            _entries.Remove(entry.Socket);
+        }
+
+        entry.Dispose();
+    }
+
+    private enum ReceiveState
+    {
+        Idle,     // no receive issued
+        Pending,  // a zero-byte receive is in the engine
+        Reported, // completed and reported; the next Poll re-arms it
+    }
+
+    /// <summary>One socket's registration and its reusable zero-byte receive.</summary>
+    private sealed class Entry : SocketAsyncEventArgs
+    {
+        private readonly PortableBackend _backend;
+
+        public Entry(PortableBackend backend, Socket socket)
+            : base(unsafeSuppressExecutionContextFlow: true)
+        {
+            _backend = backend;
+            Socket = socket;
+            SetBuffer(Memory<byte>.Empty);
+
+            // A zero-byte receive must not consume a datagram (Unix always peeks for it; Windows does not).
+            SocketFlags = socket.SocketType == SocketType.Stream ? SocketFlags.None : SocketFlags.Peek;
+        }
+
+        public Socket Socket { get; }
+
+        public IoRegistration? Registration;
+        public ReceiveState State;
+        public bool PollsRead;   // the socket cannot receive (a listener): its reads are polled
+        public bool InPolled;
+        public bool InReady;
+        public bool ReadyRead, ReadyWrite;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => _backend.OnReceiveCompleted(this);
+    }
 }

@@ -197,6 +197,13 @@ public static partial class Network
                 BindLocal(socket, localAddress);
             }
 
+            if (loop.Backend == LoopBackend.Portable)
+            {
+                // Completion-based: the socket engine connects; a cancel disposes the socket (below).
+                await SocketCompletion.ConnectAsync(loop, socket, endPoint);
+                return socket;
+            }
+
             try
             {
                 socket.Connect(endPoint);

@@ -7,12 +7,20 @@
 // completes once BOTH are true — the server is closed and no connection is attached — in either
 // order (asyncio 3.12.1's rule); once that has happened, later waits complete at once.
 //
-// Accepting. Each listening socket has a level-triggered reader. On readiness the server accepts
+// Accepting, epoll backend. Each listening socket has a level-triggered reader. On readiness the server accepts
 // up to Backlog connections in one callback: the first accept is expected to succeed (the socket
 // was reported readable); before each further one a zero-timeout poll asks whether another
 // connection is waiting, so an emptied queue costs one poll instead of a thrown SocketException.
 // Each accepted socket is made non-blocking, given a protocol from the factory and wrapped in a
 // SocketTransport at once, on the loop thread (no task per connection).
+//
+// Accepting, portable backend (completion-based, asyncio's proactor _start_serving). Each listening
+// socket keeps one AcceptAsync pending in the socket engine (a SocketCompletion, reused); its
+// completion runs on the loop thread, takes the connection as above and starts the next accept.
+// Accepts that complete at once are taken in the same callback, up to Backlog; past that the next
+// accept waits for the next iteration, so a flood of connections never starves the loop. Closing
+// the server disposes the listening socket, which aborts the pending accept; its completion then
+// only releases the operation (and closes a connection that raced in).
 //
 // Accept failures never become a busy loop. An empty queue (EAGAIN), a connection the peer aborted
 // before we took it (ECONNABORTED) or an interrupted call are ignored. Running out of descriptors
@@ -298,6 +306,39 @@ public sealed class Server : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Portable: what a finished AcceptAsync means. True when the next accept may start now; false
+    /// when the listener stopped, backed off, or must wait for the next iteration.
+    /// </summary>
+    private bool OnAcceptCompleted(Listener listener, SocketCompletion accept)
+    {
+        Socket? connection = accept.AcceptSocket;
+        accept.AcceptSocket = null;
+        SocketError error = accept.SocketError;
+        if (error == SocketError.Success && connection is not null)
+        {
+            OnAccepted(connection);
+            return true;
+        }
+
+        connection?.Dispose();
+        if (error is SocketError.WouldBlock or SocketError.TryAgain or SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.Interrupted)
+        {
+            return true; // the peer gave up before we took its connection
+        }
+
+        if (error == SocketError.OperationAborted && listener.Socket.SafeHandle.IsClosed)
+        {
+            return false; // closed under a pending accept
+        }
+
+        var failure = new SocketException((int)error);
+        string message = IsOutOfResources(failure) ? "socket.accept() out of system resource" : "Error on accept() of a server socket";
+        Loop.CallExceptionHandler(new ExceptionContext($"{message}\nsocket: {listener.Name}\nserver: {this}", failure));
+        listener.BackOff();
+        return false;
+    }
+
     private void OnAccepted(Socket connection)
     {
         Protocol protocol;
@@ -323,20 +364,26 @@ public sealed class Server : IAsyncDisposable
         }
     }
 
-    /// <summary>One listening socket and its reader.</summary>
+    /// <summary>One listening socket and its reader (epoll) or its pending accept (portable).</summary>
     private sealed class Listener
     {
+        private static readonly Action<SocketCompletion> AcceptCompleted = static accept => ((Listener)accept.UserToken!).OnAcceptCompleted(accept);
+        private static readonly Action<object?> AcceptLater = static state => ((Listener)state!).AcceptNext();
+
         private readonly Server _server;
         private readonly Action _onReadable;
         private readonly Action _retry;
+        private readonly bool _completion;
+        private SocketCompletion? _accept;
         private TimerHandle? _retryTimer;
-        private bool _readerInstalled;
+        private bool _readerInstalled;  // epoll: the reader is installed; portable: accepting
 
         public Listener(Server server, Socket socket)
         {
             _server = server;
             Socket = socket;
             Name = socket.LocalEndPoint?.ToString() ?? "(unbound)";
+            _completion = server.Loop.Backend == LoopBackend.Portable;
             _onReadable = () => _server.Accept(this);
             _retry = () =>
             {
@@ -357,8 +404,15 @@ public sealed class Server : IAsyncDisposable
         {
             if (!_readerInstalled && _retryTimer is null)
             {
-                _server.Loop.AddReader(Socket, _onReadable);
                 _readerInstalled = true;
+                if (_completion)
+                {
+                    AcceptNext();
+                }
+                else
+                {
+                    _server.Loop.AddReader(Socket, _onReadable);
+                }
             }
         }
 
@@ -381,7 +435,71 @@ public sealed class Server : IAsyncDisposable
             if (_readerInstalled)
             {
                 _readerInstalled = false;
-                _server.Loop.RemoveReader(Socket);
+                if (!_completion)
+                {
+                    _server.Loop.RemoveReader(Socket);
+                }
+                else if (_accept is { IsPending: false })
+                {
+                    _accept.Dispose();
+                    _accept = null;
+                }
+            }
+        }
+
+        /// <summary>Portable: starts accepts until one is pending (at most Backlog completing at once).</summary>
+        private void AcceptNext()
+        {
+            for (int taken = 0; _readerInstalled && !Socket.SafeHandle.IsClosed; taken++)
+            {
+                _accept ??= new SocketCompletion(_server.Loop, AcceptCompleted, this);
+                if (_accept.IsPending)
+                {
+                    return;
+                }
+
+                if (taken == _server._backlog)
+                {
+                    _server.Loop.CallSoon(AcceptLater, this); // let the loop breathe
+                    return;
+                }
+
+                try
+                {
+                    if (_accept.StartAccept(Socket))
+                    {
+                        return;
+                    }
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+
+                if (!_server.OnAcceptCompleted(this, _accept))
+                {
+                    return;
+                }
+            }
+        }
+
+        private void OnAcceptCompleted(SocketCompletion accept)
+        {
+            if (!_readerInstalled)
+            {
+                accept.AcceptSocket?.Dispose(); // a connection that raced the close
+                accept.Dispose();
+                if (ReferenceEquals(_accept, accept))
+                {
+                    _accept = null;
+                }
+
+                return;
+            }
+
+            if (_server.OnAcceptCompleted(this, accept))
+            {
+                AcceptNext();
             }
         }
     }

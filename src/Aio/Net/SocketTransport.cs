@@ -1,12 +1,14 @@
-// The stream transport over a connected, non-blocking socket (asyncio's _SelectorSocketTransport).
+// The stream transport over a connected, non-blocking socket (asyncio's _SelectorSocketTransport,
+// and on the portable backend its proactor counterpart).
 //
-// One implementation for both backends. The transport is readiness-driven: it installs the loop's
-// level-triggered reader and writer callbacks (EventLoop.AddReader / AddWriter) and performs the
-// non-blocking recv/send itself, on the loop thread. The epoll backend reports readiness from
-// epoll_wait on that thread; the portable backend from its selector thread through Socket.Select.
-// Either way the bytes move in the callback, with no completion posted from another thread, so
-// both backends share every rule below (docs/design.md planned completion-based I/O for the portable
-// backend; one readiness path was chosen instead, so the two cannot drift apart).
+// One implementation for both backends; they differ only in how a write that the kernel did not
+// take at once is finished. Reading is the loop's level-triggered reader callback (AddReader) and a
+// non-blocking recv on the loop thread on both: the epoll backend reports readiness from epoll_wait,
+// the portable backend from a completed zero-byte receive (see PortableBackend). Writing first tries
+// a non-blocking send on the loop thread on both; what is left is buffered, and then the epoll
+// backend installs the writer callback (readiness), while the portable backend hands the buffer's
+// head to the socket engine (SendAsync, a SocketCompletion) and continues from its completion on the
+// loop thread, as asyncio's proactor transport does. Every rule below holds for both.
 //
 // Lifetime, in asyncio's order. The constructor schedules one callback (CallSoon): it calls the
 // protocol's ConnectionMade, then installs the reader unless the protocol paused reading meanwhile,
@@ -29,9 +31,11 @@
 //
 // Writing. Write sends at once when nothing is queued (the common case: no copy, no writer
 // registration); what the kernel does not take is copied into a WriteBuffer of pooled segments and
-// the writer is installed. The writer sends until the kernel pushes back, removes itself when the
-// buffer is empty, and then finishes a pending Close (ConnectionLost) or WriteEof (shutdown of the
-// send side). Flow control follows asyncio: PauseWriting once the buffer grows past the high mark,
+// the writer is installed (portable: a SendAsync of the buffer's head is started). The writer sends
+// until the kernel pushes back, removes itself when the buffer is empty, and then finishes a pending
+// Close (ConnectionLost) or WriteEof (shutdown of the send side). A pending SendAsync keeps its
+// segment: a close that drops the buffer meanwhile sets the buffer aside and releases it when the
+// aborted send's completion arrives. Flow control follows asyncio: PauseWriting once the buffer grows past the high mark,
 // ResumeWriting once it drains to the low mark; a protocol that stops writing while paused keeps
 // memory bounded by the high mark plus one write.
 //
@@ -66,6 +70,7 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
 
     private static readonly Action<object?> StartCallback = static state => ((SocketTransport)state!).Start();
     private static readonly Action<object?> ConnectionLostCallback = static state => ((SocketTransport)state!).CallConnectionLost();
+    private static readonly Action<SocketCompletion> SendCompletedCallback = static send => ((SocketTransport)send.UserToken!).OnSendCompleted(send);
 
     private static readonly Action<ILogger, string, Exception?> LogIgnoredWrites = LoggerMessage.Define<string>(
         LogLevel.Warning,
@@ -84,7 +89,10 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
     private readonly Future<bool>? _waiter;
     private readonly EndPoint? _peerName;
     private readonly EndPoint? _sockName;
-    private readonly WriteBuffer _buffer = new();
+    private readonly bool _completionWrites;
+    private WriteBuffer _buffer = new();
+    private WriteBuffer? _heldBySend;  // dropped while a send was pending; released by its completion
+    private SocketCompletion? _send;   // portable: the transport's one SendAsync, reused
     private Server? _server;
     private Exception? _lostWith;
     private int _ignoredWrites;
@@ -116,6 +124,7 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
         _reading = new SocketInterest(loop, socket, OnReadable, write: false);
         _writing = new SocketInterest(loop, socket, OnWritable, write: true);
         _ownedKey = socket.SafeHandle.IsClosed ? -1 : loop.ClaimSocket(socket, this);
+        _completionWrites = loop.Backend == LoopBackend.Portable;
         _peerName = peerName ?? TryGetEndPoint(socket, remote: true);
         _sockName = TryGetEndPoint(socket, remote: false);
         if (socket.ProtocolType == ProtocolType.Tcp)
@@ -242,10 +251,14 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
                 return;
             }
 
-            _writing.Watch();
+            _buffer.Append(data);
+            WaitWritable();
+        }
+        else
+        {
+            _buffer.Append(data);
         }
 
-        _buffer.Append(data);
         MaybePauseProtocol();
     }
 
@@ -308,7 +321,7 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
 
         _detached = true;
         _closing = true;
-        _buffer.Clear();
+        DropBuffer();
         _reading.Unwatch();
         _writing.Unwatch();
         _loop.ReleaseSocket(_ownedKey, this);
@@ -525,6 +538,109 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
         }
     }
 
+    /// <summary>The buffer became non-empty: epoll installs the writer, portable starts sending it.</summary>
+    private void WaitWritable()
+    {
+        if (_completionWrites)
+        {
+            SendBuffered();
+        }
+        else
+        {
+            _writing.Watch();
+        }
+    }
+
+    /// <summary>Portable: sends the buffer through the socket engine until it is empty or a send is pending.</summary>
+    private void SendBuffered()
+    {
+        _send ??= new SocketCompletion(_loop, SendCompletedCallback, this);
+        while (!_send.IsPending && !_buffer.IsEmpty && !_connectionLost)
+        {
+            _send.SetBuffer(System.Runtime.InteropServices.MemoryMarshal.AsMemory(_buffer.HeadMemory));
+            try
+            {
+                if (_send.StartSend(_socket))
+                {
+                    return; // OnSendCompleted goes on
+                }
+            }
+            catch (Exception exception)
+            {
+                FatalError(exception, "Fatal write error on socket transport");
+                return;
+            }
+
+            if (!TakeSendResult(_send))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Portable, loop thread: a SendAsync finished.</summary>
+    private void OnSendCompleted(SocketCompletion send)
+    {
+        if (_connectionLost || _heldBySend is not null)
+        {
+            ReleaseSend(); // the connection is gone: only give the buffer and the operation back
+            return;
+        }
+
+        if (TakeSendResult(send))
+        {
+            SendBuffered();
+            AfterWrites();
+        }
+    }
+
+    /// <summary>Consumes what a finished send took; false (after a fatal error) if it failed.</summary>
+    private bool TakeSendResult(SocketCompletion send)
+    {
+        if (send.SocketError != SocketError.Success)
+        {
+            FatalError(new SocketException((int)send.SocketError), "Fatal write error on socket transport");
+            return false;
+        }
+
+        _buffer.Consume(send.BytesTransferred);
+        return true;
+    }
+
+    /// <summary>Drops the buffered bytes; a segment a pending send still uses is released by its completion.</summary>
+    private void DropBuffer()
+    {
+        if (_send is { IsPending: true })
+        {
+            if (_heldBySend is null && !_buffer.IsEmpty)
+            {
+                (_heldBySend, _buffer) = (_buffer, new WriteBuffer());
+            }
+        }
+        else
+        {
+            _buffer.Clear();
+        }
+    }
+
+    /// <summary>Releases the send operation once the connection is over and no send is pending.</summary>
+    private void ReleaseSend()
+    {
+        if (_send is null || _send.IsPending)
+        {
+            return;
+        }
+
+        _heldBySend?.Clear();
+        _heldBySend = null;
+        _buffer.Clear();
+        if (_connectionLost)
+        {
+            _send.Dispose();
+            _send = null;
+        }
+    }
+
     private void OnWritable()
     {
         if (_connectionLost)
@@ -565,6 +681,12 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
             }
         }
 
+        AfterWrites();
+    }
+
+    /// <summary>After the buffer shrank: resumes the protocol, and once empty finishes a pending Close or WriteEof.</summary>
+    private void AfterWrites()
+    {
         MaybeResumeProtocol(); // may write more
         if (_buffer.IsEmpty && !_connectionLost)
         {
@@ -656,7 +778,7 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
             return;
         }
 
-        _buffer.Clear();
+        DropBuffer();
         _writing.Unwatch();
         _closing = true;
         _reading.Unwatch();
@@ -697,12 +819,13 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
             _reading.Unwatch();
             _writing.Unwatch();
             _loop.ReleaseSocket(_ownedKey, this);
-            _buffer.Clear();
+            DropBuffer();
             if (!_detached)
             {
                 CloseSocket(graceful: _lostWith is null && !_aborted);
             }
 
+            ReleaseSend(); // unless a send is pending: the close aborts it, and its completion releases it
             _lostWith = null;
             Server? server = _server;
             _server = null;
