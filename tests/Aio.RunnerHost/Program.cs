@@ -183,6 +183,9 @@ switch (args[0])
     case "accept-emfile-epoll" or "accept-emfile-portable": // networking: accept under descriptor exhaustion
         return AcceptExhaustion.Run(args[0]);
 
+    case "many-connections-epoll" or "many-connections-portable" or "limited-server-epoll" or "limited-server-portable": // networking under a low descriptor limit
+        return DescriptorLimits.Run(args[0]);
+
     default:
         Console.Error.WriteLine($"unknown scenario {args[0]}");
         return 2;

@@ -48,6 +48,13 @@ internal sealed class IoRegistration
     /// <summary>The interest mask the backend last applied (backend-defined bits).</summary>
     public int AppliedEvents { get; set; }
 
+    /// <summary>
+    /// A socket error a completion-based backend took from the socket while waiting for it to become
+    /// readable (its zero-byte receive consumed it, as the first call after an error does), for the
+    /// reader to report; <see cref="SocketError.Success"/> when none.
+    /// </summary>
+    public SocketError ReadError { get; set; }
+
     /// <summary>Backend-private state.</summary>
     public object? BackendState { get; set; }
 }

@@ -311,6 +311,12 @@ internal sealed class PortableBackend : IoBackend
                 return;
             default:
                 // Data, EOF or an error: readable, as epoll reports an error as both directions.
+                // The error was taken from the socket by this receive: the reader gets it from here.
+                if (entry.SocketError != SocketError.Success)
+                {
+                    registration.ReadError = entry.SocketError;
+                }
+
                 MarkReady(entry, read: true, write: false);
                 return;
         }

@@ -188,6 +188,25 @@ public sealed partial class EventLoop
         return key >= 0 && _io.TryGetValue(key, out IoRegistration? registration) && (read ? registration.WantsRead : registration.WantsWrite);
     }
 
+    /// <summary>
+    /// Takes the socket error the backend met while waiting for <paramref name="socket"/> to be
+    /// readable, or <see cref="SocketError.Success"/>. The portable backend's zero-byte receive
+    /// consumes a pending error (a reset, an ICMP "unreachable"); the transports and socket awaits
+    /// report it from here. Always Success on epoll.
+    /// </summary>
+    internal SocketError TakeReadError(Socket socket)
+    {
+        int key = FindKey(socket);
+        if (key < 0 || !_io.TryGetValue(key, out IoRegistration? registration) || registration.ReadError == SocketError.Success)
+        {
+            return SocketError.Success;
+        }
+
+        SocketError error = registration.ReadError;
+        registration.ReadError = SocketError.Success;
+        return error;
+    }
+
     private static int KeyOf(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);

@@ -317,6 +317,11 @@ internal sealed class DatagramTransport : IDatagramTransport, ISocketOwner
             EndPoint sender;
             try
             {
+                if (_loop.TakeReadError(_socket) is var taken and not SocketError.Success)
+                {
+                    throw new SocketException((int)taken); // consumed by the portable backend's wait
+                }
+
                 if (_peerName is not null)
                 {
                     received = _socket.Receive(buffer, SocketFlags.None, out SocketError error);

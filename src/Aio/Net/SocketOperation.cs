@@ -116,6 +116,11 @@ internal abstract class SocketOperation<T> : Future<T>
 
         try
         {
+            if (!_write && Loop.TakeReadError(Socket) is var taken and not SocketError.Success)
+            {
+                throw new SocketException((int)taken); // consumed by the portable backend's wait
+            }
+
             TryComplete();
         }
         catch (SocketException error) when (IsTransient(error.SocketErrorCode))

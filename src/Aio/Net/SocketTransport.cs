@@ -485,6 +485,12 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
     {
         int received;
         SocketError error;
+        if (_completionWrites && _loop.TakeReadError(_socket) is var taken and not SocketError.Success)
+        {
+            FatalError(new SocketException((int)taken), "Fatal read error on socket transport"); // consumed by the portable backend's wait
+            return 0;
+        }
+
         try
         {
             received = _socket.Receive(buffer, SocketFlags.None, out error);

@@ -70,7 +70,8 @@ public abstract class AcceptExhaustionTests : NetTestBase
         return (process.ExitCode, [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
     }
 
-    private static string HostPath()
+    /// <summary>The path of the built tests/Aio.RunnerHost program.</summary>
+    internal static string HostPath()
     {
         string testBin = AppContext.BaseDirectory;
         string configuration = testBin.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";

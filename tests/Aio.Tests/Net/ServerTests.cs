@@ -345,7 +345,10 @@ public abstract class ServerTests : NetTestBase
             }
 
             Assert.NotNull(pending);
-            Assert.True(loop.IoRegistrationCount >= 1);
+            if (Backend == LoopBackend.Epoll)
+            {
+                Assert.True(loop.IoRegistrationCount >= 1); // portable: the connect is in the socket engine, not registered with the loop
+            }
             pending.Cancel();
             await Assert.ThrowsAsync<CancelledError>(async () => await pending);
             for (int i = 0; i < 3; i++)

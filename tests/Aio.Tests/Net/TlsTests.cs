@@ -747,12 +747,16 @@ public abstract class TlsTests : NetTestBase
                 Transport!.Write("OK\n"u8);
                 Upgrading = true;
                 LoopTask<ITransport> upgrade = Network.StartTlsAsync(Transport, this, TlsTestCertificates.ServerOptions());
-                upgrade.AddDoneCallback(_ => Secure = upgrade.Result);
+                upgrade.AddDoneCallback(_ =>
+                {
+                    Secure = upgrade.Result;
+                    Secure.Write(Plaintext.ToArray()); // what arrived before this callback ran (as asyncio, data may come first)
+                });
                 return;
             }
 
             Plaintext.AddRange(data);
-            Secure!.Write(data);
+            Secure?.Write(data);
             Changed();
         }
 
