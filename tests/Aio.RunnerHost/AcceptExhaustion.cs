@@ -53,6 +53,7 @@ internal static partial class AcceptExhaustion
         }
 
         _ = Environment.CpuUsage;
+        ThreadPoolWarmUp.Run();
         await LoopTask.Sleep(TimeSpan.FromMilliseconds(1));
         reports.Add("warm-up");
         reports.Clear();

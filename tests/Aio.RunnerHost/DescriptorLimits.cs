@@ -87,6 +87,7 @@ internal static partial class DescriptorLimits
         await LoopTask.Sleep(TimeSpan.FromMilliseconds(1));
         reports.Clear();
 
+        ThreadPoolWarmUp.Run();
         int open = Directory.GetFiles("/proc/self/fd").Length;
         Check(GetRLimit(RlimitNofile, out RLimit original) == 0, "getrlimit");
         Check(SetRLimit(RlimitNofile, new RLimit { Current = (ulong)(open + Headroom), Maximum = original.Maximum }) == 0, "setrlimit");
