@@ -6,6 +6,8 @@ docs/benchmarks.svg.
 Usage: python3 bench/compare.py [--rounds 5] [--workloads callbacks,timers,...,echo] [--out docs/benchmarks.md]
        python3 bench/compare.py --quick     # small sizes, one round, prints the table, writes nothing
        python3 bench/compare.py --workloads echo --rounds 3   # the echo workload alone
+       python3 bench/compare.py --workloads echo --echo-servers aio-epoll-protocol,aio-portable-protocol --echo-conns 10000
+                                                    # both backends alone, 10,000 concurrent connections
 
 Implementations: Aio (epoll and portable backends, bench/Aio.Bench), plain .NET on the thread pool
 (bench/DotNetPeers), Node.js (bench/peers/node_workloads.js), Python asyncio and uvloop
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import select
 import shutil
 import signal
@@ -577,7 +580,17 @@ def main():
     parser.add_argument("--echo-seconds", type=float, help="measured client run per server (default 5; --quick: 0.5)")
     parser.add_argument("--echo-mode", choices=["loop", "threads"], default="loop",
                         help="how the load client drives its connections (see bench/Aio.Bench/EchoClient.cs)")
+    parser.add_argument("--echo-servers", help="comma-separated echo servers to run (default: all), e.g. aio-epoll-protocol,aio-portable-protocol")
     args = parser.parse_args()
+
+    # Many connections need many descriptors in the client and in each server (they inherit ours):
+    # raise the soft limit to the hard one, and say so when that is too low for the run.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > soft):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < args.echo_conns + 100:
+        print(f"warning: RLIMIT_NOFILE is {soft}: {args.echo_conns} connections need more (raise the hard limit, ulimit -Hn)", file=sys.stderr)
     workloads = args.workloads.split(",")
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
@@ -597,6 +610,12 @@ def main():
     try:
         impls = implementations() if loop_workloads else {}
         servers = echo_servers(workdir) if run_echo else {}
+        if args.echo_servers:
+            wanted = args.echo_servers.split(",")
+            unknown = [n for n in wanted if n not in servers]
+            if unknown:
+                sys.exit(f"unknown or unavailable echo servers: {', '.join(unknown)} (known: {', '.join(servers)})")
+            servers = {n: servers[n] for n in wanted}
         loads = [load()]
         samples = {w: {i: [] for i in impls} for w in loop_workloads}
         echo_samples = {n: [] for n in servers}
