@@ -183,9 +183,9 @@ internal sealed class PortableBackend : IoBackend
         }
 
         registration.AppliedEvents = (registration.WantsRead ? ReadBit : 0) | (registration.WantsWrite ? WriteBit : 0);
-        if (registration.WantsRead && !entry.PollsRead && entry.State == ReceiveState.Idle)
+        if (registration.WantsRead && !entry.PollsRead && entry.State == ReceiveState.Idle && !entry.InReady)
         {
-            Arm(entry);
+            Arm(entry); // (an entry already found ready is reported by the next Poll, then re-armed)
         }
 
         SetPolled(entry, (registration.WantsRead && entry.PollsRead) || registration.WantsWrite);
