@@ -18,9 +18,9 @@
 // disposed and the server (if any) forgets the connection. A guard (_connectionLost) makes the
 // scheduling idempotent; every path to the end (Close with an empty buffer, the writer draining the
 // buffer of a closing transport, Abort, a fatal error) goes through ScheduleConnectionLost. An
-// orderly end shuts the send side down before disposing the socket: .NET closes a socket that
-// another thread is using (the portable selector may still be selecting on it) abortively — RST,
-// queued bytes dropped — unless the send side was shut down first.
+// orderly end shuts the send side down before disposing the socket: .NET closes a socket that has
+// an operation pending (on portable, the zero-byte receive of a reader just removed) abortively —
+// RST, queued bytes dropped — unless the send side was shut down first.
 //
 // Reading. One recv per readiness callback into a 64 KiB array rented from ArrayPool.Shared and
 // returned right after DataReceived (the span is valid only during the call, as Protocol says), so
@@ -841,9 +841,9 @@ internal sealed class SocketTransport : ITransport, ISocketOwner
 
     /// <summary>
     /// Disposes the socket. A graceful close first shuts the send side down: besides sending FIN
-    /// after the queued bytes, this tells .NET the close is orderly — a socket disposed while
-    /// another thread uses it (the portable backend's selector may still be selecting on it) is
-    /// otherwise closed abortively (RST, the kernel's queued bytes dropped).
+    /// after the queued bytes, this tells .NET the close is orderly — a socket disposed while an
+    /// operation is pending on it (on portable, the zero-byte receive of the reader just removed)
+    /// is otherwise closed abortively (RST, the kernel's queued bytes dropped).
     /// </summary>
     private void CloseSocket(bool graceful)
     {
