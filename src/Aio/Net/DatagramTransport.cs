@@ -317,7 +317,7 @@ internal sealed class DatagramTransport : IDatagramTransport, ISocketOwner
             EndPoint sender;
             try
             {
-                if (_loop.TakeReadError(_socket) is var taken and not SocketError.Success)
+                if (_loop.Backend == LoopBackend.Portable && _loop.TakeReadError(_socket) is var taken and not SocketError.Success)
                 {
                     throw new SocketException((int)taken); // consumed by the portable backend's wait
                 }

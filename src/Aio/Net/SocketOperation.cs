@@ -116,7 +116,7 @@ internal abstract class SocketOperation<T> : Future<T>
 
         try
         {
-            if (!_write && Loop.TakeReadError(Socket) is var taken and not SocketError.Success)
+            if (!_write && Loop.Backend == LoopBackend.Portable && Loop.TakeReadError(Socket) is var taken and not SocketError.Success)
             {
                 throw new SocketException((int)taken); // consumed by the portable backend's wait
             }
