@@ -260,7 +260,8 @@ internal sealed class PortableBackend : IoBackend
         Debug.Assert(entry.State == ReceiveState.Idle, "one receive per entry at a time");
         if (IsClosed(entry.Socket))
         {
-            return; // epoll forgets a closed descriptor: never reported again
+            Forget(entry); // epoll forgets a closed descriptor: never reported again
+            return;
         }
 
         entry.State = ReceiveState.Pending;
@@ -272,6 +273,7 @@ internal sealed class PortableBackend : IoBackend
         catch (ObjectDisposedException)
         {
             entry.State = ReceiveState.Idle;
+            Forget(entry);
             return;
         }
 
@@ -289,11 +291,7 @@ internal sealed class PortableBackend : IoBackend
         IoRegistration? registration = entry.Registration;
         if (registration is null || IsClosed(entry.Socket))
         {
-            if (registration is null)
-            {
-                Release(entry); // nobody wants it any more
-            }
-
+            Forget(entry); // nobody wants it any more, or its socket is closed: never reported again
             return;
         }
 
@@ -359,7 +357,12 @@ internal sealed class PortableBackend : IoBackend
             IoRegistration? registration = entry.Registration;
             if (registration is null || IsClosed(entry.Socket))
             {
-                continue; // removed, or closed (dropped as epoll would)
+                if (entry.State != ReceiveState.Pending)
+                {
+                    Forget(entry); // closed while registered: dropped, as epoll drops it
+                }
+
+                continue;
             }
 
             bool read = registration.WantsRead && entry.PollsRead && PollSocket(entry.Socket, SelectMode.SelectRead);
@@ -462,6 +465,18 @@ internal sealed class PortableBackend : IoBackend
         {
             Release(entry);
         }
+    }
+
+    /// <summary>
+    /// Drops an entry whose socket closed (or that nobody wants): the loop's registration, if any,
+    /// keeps pointing at it until removed, which then finds nothing to do.
+    /// </summary>
+    private void Forget(Entry entry)
+    {
+        entry.Registration = null;
+        entry.PollsRead = false;
+        SetPolled(entry, false);
+        Release(entry);
     }
 
     private void Release(Entry entry)

@@ -70,7 +70,12 @@ public abstract class DescriptorLimitTests : NetTestBase
                 while (received < echoed.Length)
                 {
                     int n = clients[i].Receive(echoed, received, echoed.Length - received, SocketFlags.None);
-                    Assert.True(n > 0, $"client {i}: the server closed the connection without an echo");
+                    if (n == 0)
+                    {
+                        string childLog = child.WaitForExit(ChildPatience) ? errors.GetAwaiter().GetResult() : "(still running)";
+                        Assert.Fail($"client {i}: the server closed the connection without an echo (child exit {(child.HasExited ? child.ExitCode : 0)}):\n{early}{childLog}");
+                    }
+
                     received += n;
                 }
 
