@@ -45,9 +45,9 @@ public static class Runner
     {
         ArgumentNullException.ThrowIfNull(main);
         options ??= new RunnerOptions();
-        if (options.TaskShutdownTimeout < TimeSpan.Zero)
+        if (options.TaskShutdownTimeout < TimeSpan.Zero && options.TaskShutdownTimeout != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.TaskShutdownTimeout, "TaskShutdownTimeout must not be negative.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.TaskShutdownTimeout, "TaskShutdownTimeout must not be negative; use Timeout.InfiniteTimeSpan to wait without limit.");
         }
 
         if (options.ExecutorWorkers < 1)

@@ -48,7 +48,10 @@ public sealed class RunnerOptions
     /// <summary>When set (and <see cref="Executor"/> is not), a <see cref="WorkerThreadExecutor"/> with this many workers [executor_workers].</summary>
     public int? ExecutorWorkers { get; init; }
 
-    /// <summary>How long shutdown waits for cancelled tasks, and then for the executor [timeout_task_shutdown]. Default 60 s.</summary>
+    /// <summary>
+    /// How long shutdown waits for cancelled tasks, and then for the executor [timeout_task_shutdown].
+    /// Default 60 s; <see cref="Timeout.InfiniteTimeSpan"/> waits without limit.
+    /// </summary>
     public TimeSpan TaskShutdownTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>The signals that stop the loop; a second one forces an immediate exit. Default: SIGINT and SIGTERM.</summary>

@@ -26,15 +26,21 @@ public sealed class SharedEventLoopOptions
     /// <summary>
     /// How long the last token's release waits for the loop's pending tasks to finish before it
     /// stops the loop anyway (the tasks are not cancelled; they resume at the next start).
-    /// Null (the default): wait as long as it takes. <see cref="TimeSpan.Zero"/>: stop at once.
-    /// Values longer than about 24 days (the longest finite wait .NET supports) wait without limit.
+    /// Null (the default) or <see cref="Timeout.InfiniteTimeSpan"/> (read back as null): wait as long
+    /// as it takes. <see cref="TimeSpan.Zero"/>: stop at once. Values longer than about 24 days (the
+    /// longest finite wait .NET supports) wait without limit.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
     public TimeSpan? StopTimeout
     {
         get => _stopTimeout;
         set
         {
+            if (value == Timeout.InfiniteTimeSpan)
+            {
+                value = null;
+            }
+
             if (value < TimeSpan.Zero)
             {
                 throw new ArgumentOutOfRangeException(

@@ -46,11 +46,12 @@ public sealed partial class EventLoop
 
     /// <summary>
     /// Shuts the default executor down and waits for its running work [loop.shutdown_default_executor],
-    /// up to <paramref name="timeout"/> (null: no limit). Afterwards <see cref="RunInExecutor{T}"/>
-    /// without an executor throws. On timeout a warning is logged and the work is left running.
+    /// up to <paramref name="timeout"/> (null or <see cref="Timeout.InfiniteTimeSpan"/>: no limit).
+    /// Afterwards <see cref="RunInExecutor{T}"/> without an executor throws. On timeout a warning is
+    /// logged and the work is left running.
     /// </summary>
     /// <returns>True when all work finished in time.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
     public async Task<bool> ShutdownDefaultExecutorAsync(TimeSpan? timeout = null)
     {
         _defaultExecutorShutDown = true;

@@ -6,8 +6,10 @@
 //   3. move due timers to the ready queue, earliest first, FIFO among equal deadlines;
 //   4. move the inbox to the ready queue in post order;
 //   5. run exactly the callbacks that were ready when this step began.
-// With a VirtualClock whose auto-jump is on, step 2 waits only up to the auto-jump threshold and,
-// when nothing at all happened, advances virtual time to the earliest timer.
+// With a TimeProvider other than the system clock, step 2 waits without a timeout and the
+// provider's own timer wakes the loop at the earliest deadline (EventLoop.Clock.cs). With a
+// VirtualClock whose auto-jump is on, step 2 waits only up to the auto-jump threshold and, when
+// nothing at all happened, advances virtual time to the clock's earliest timer.
 using System.Diagnostics;
 using Aio.Backends;
 using Microsoft.Extensions.Logging;
@@ -253,9 +255,9 @@ public sealed partial class EventLoop
     {
         int timeoutMs = ComputeTimeout(out double nextTimer);
         bool jumpArmed = false;
-        if (timeoutMs != 0 && _virtualClock is not null)
+        if (timeoutMs != 0 && _providerTimers)
         {
-            timeoutMs = VirtualWait(timeoutMs, nextTimer, out jumpArmed);
+            timeoutMs = PlanProviderWait(nextTimer, out jumpArmed);
         }
 
         if (timeoutMs != 0 && _inbox.TryEnterSleep())
@@ -270,7 +272,7 @@ public sealed partial class EventLoop
 
         if (jumpArmed && _ready.Count == 0 && _inbox.IsEmpty)
         {
-            _virtualClock!.JumpTo(nextTimer);
+            JumpVirtualClock();
         }
 
         if (_timers.Count > 0)
@@ -334,21 +336,6 @@ public sealed partial class EventLoop
         return delay >= MaxTimeoutSeconds ? (int)(MaxTimeoutSeconds * 1000) : (int)Math.Ceiling(delay * 1000);
     }
 
-    /// <summary>With a virtual clock: how long to really wait, and whether to jump afterwards.</summary>
-    private int VirtualWait(int timeoutMs, double nextTimer, out bool jumpArmed)
-    {
-        TimeSpan? threshold = _virtualClock!.AutoJumpThreshold;
-        bool hasTimer = !double.IsPositiveInfinity(nextTimer);
-        jumpArmed = hasTimer && threshold is not null;
-        if (!jumpArmed)
-        {
-            // Virtual timers never come due by themselves: wait for I/O or posts only.
-            return -1;
-        }
-
-        return (int)Math.Ceiling(threshold!.Value.TotalMilliseconds);
-    }
-
     void IIoReadySink.OnIoReady(IoRegistration registration, bool readable, bool writable)
     {
         if (readable && registration.Reader is { IsCancelled: false } reader)
@@ -375,7 +362,7 @@ public sealed partial class EventLoop
         }
 
         TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
-        if (elapsed >= SlowCallbackDuration)
+        if (elapsed >= _slowCallbackDuration && _slowCallbackDuration != Timeout.InfiniteTimeSpan)
         {
             LogSlowCallback(Logger, DescribeItem(item), elapsed.TotalSeconds, null);
         }

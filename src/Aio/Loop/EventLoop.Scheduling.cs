@@ -34,16 +34,18 @@ public sealed partial class EventLoop
 
     /// <summary>
     /// Schedules <paramref name="callback"/> to run after <paramref name="delay"/> [loop.call_later].
-    /// A zero or negative delay runs it as soon as possible, after the callbacks already ready.
+    /// A zero or negative delay runs it as soon as possible, after the callbacks already ready —
+    /// except <see cref="Timeout.InfiniteTimeSpan"/>, which means "never": the timer is scheduled at
+    /// <see cref="double.PositiveInfinity"/>, never fires, and can be cancelled like any other.
     /// Timers with the same deadline run in the order they were scheduled.
     /// </summary>
     /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
-    public TimerHandle CallLater(TimeSpan delay, Action callback) => CallAt(Time() + delay.TotalSeconds, callback);
+    public TimerHandle CallLater(TimeSpan delay, Action callback) => CallAt(DeadlineAfter(delay), callback);
 
     /// <summary>As <see cref="CallLater(TimeSpan, Action)"/>, passing <paramref name="state"/> to the callback.</summary>
     /// <exception cref="InvalidOperationException">The loop is closed, or (debug mode) the call comes from another thread.</exception>
     public TimerHandle CallLater(TimeSpan delay, Action<object?> callback, object? state) =>
-        CallAt(Time() + delay.TotalSeconds, callback, state);
+        CallAt(DeadlineAfter(delay), callback, state);
 
     /// <summary>
     /// Schedules <paramref name="callback"/> to run at loop time <paramref name="when"/> (seconds,
@@ -158,6 +160,14 @@ public sealed partial class EventLoop
             _inbox.Post(callback, state);
         }
     }
+
+    /// <summary>
+    /// The loop time <paramref name="delay"/> from now, by .NET's rule for spans:
+    /// <see cref="Timeout.InfiniteTimeSpan"/> is no limit (<see cref="double.PositiveInfinity"/>);
+    /// any other span, negative ones included (asyncio's "as soon as possible"), is added to <see cref="Time"/>.
+    /// </summary>
+    internal double DeadlineAfter(TimeSpan delay) =>
+        delay == Timeout.InfiniteTimeSpan ? double.PositiveInfinity : Time() + delay.TotalSeconds;
 
     /// <summary>Queues a work item for the next iteration; loop thread only, no checks.</summary>
     internal void EnqueueReady(object callback, object? state) => EnqueueSoon(callback, state);

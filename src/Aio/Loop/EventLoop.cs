@@ -37,6 +37,7 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
     private volatile int _threadId;
     private bool _stopping;
     private bool _debug;
+    private TimeSpan _slowCallbackDuration;
 
     /// <summary>Creates a loop that is neither running nor closed.</summary>
     /// <param name="options">Settings; null means all defaults.</param>
@@ -44,14 +45,16 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
     public EventLoop(EventLoopOptions? options = null)
     {
         options ??= new EventLoopOptions();
-        if (options.SlowCallbackDuration < TimeSpan.Zero)
+        if (options.SlowCallbackDuration < TimeSpan.Zero && options.SlowCallbackDuration != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), "SlowCallbackDuration must not be negative.");
+            throw new ArgumentOutOfRangeException(nameof(options), "SlowCallbackDuration must not be negative; use Timeout.InfiniteTimeSpan to log no callback as slow.");
         }
 
         Backend = EventLoopOptions.Resolve(options.Backend);
         _clock = options.TimeProvider ?? TimeProvider.System;
         _virtualClock = _clock as VirtualClock;
+        _providerTimers = !ReferenceEquals(_clock, TimeProvider.System);
+        _timestampOrigin = _providerTimers && _virtualClock is null ? _clock.GetTimestamp() : 0;
         _secondsPerTick = 1.0 / _clock.TimestampFrequency;
         ClockResolution = _secondsPerTick;
         _debug = options.Debug ?? Environment.GetEnvironmentVariable("AIO_DEBUG") == "1";
@@ -62,6 +65,7 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
         _inbox = new Inbox(_backend.Wake);
         SynchronizationContext = new LoopSynchronizationContext(this);
         TaskScheduler = new LoopTaskScheduler(this);
+        AttachClock();
     }
 
     /// <summary>The backend this loop runs on (never <see cref="LoopBackend.Default"/>).</summary>
@@ -80,8 +84,24 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
     /// <summary>The smallest time step of the loop's clock, in seconds; timers due within it fire together.</summary>
     public double ClockResolution { get; }
 
-    /// <summary>In debug mode, callbacks slower than this are logged [loop.slow_callback_duration].</summary>
-    public TimeSpan SlowCallbackDuration { get; set; }
+    /// <summary>
+    /// In debug mode, callbacks slower than this are logged [loop.slow_callback_duration];
+    /// <see cref="Timeout.InfiniteTimeSpan"/> logs none.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan SlowCallbackDuration
+    {
+        get => _slowCallbackDuration;
+        set
+        {
+            if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "SlowCallbackDuration must not be negative; use Timeout.InfiniteTimeSpan to log no callback as slow.");
+            }
+
+            _slowCallbackDuration = value;
+        }
+    }
 
     /// <summary>
     /// Debug mode [loop.get_debug / set_debug]: non-thread-safe calls from a thread other than the
@@ -107,9 +127,10 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
 
     /// <summary>
     /// The loop's current time in seconds [loop.time], from its monotonic clock. Only differences
-    /// between values mean anything. Thread-safe.
+    /// between values mean anything (with a provider other than the system clock or a
+    /// <see cref="VirtualClock"/>, the loop counts from its creation). Thread-safe.
     /// </summary>
-    public double Time() => _clock.GetTimestamp() * _secondsPerTick;
+    public double Time() => (_clock.GetTimestamp() - _timestampOrigin) * _secondsPerTick;
 
     /// <summary>
     /// Closes the loop [loop.close]: drops pending callbacks and timers, removes signal handlers,
@@ -136,6 +157,7 @@ public sealed partial class EventLoop : IDisposable, IIoReadySink
         _io.Clear();
         _ownedSockets.Clear();
         _backend.Dispose();
+        DetachClock();
         ShutdownExecutorOnClose();
     }
 

@@ -23,7 +23,10 @@ public sealed class EventLoopOptions
 
     /// <summary>
     /// The loop's clock. Default: <see cref="TimeProvider.System"/>. Pass a <see cref="VirtualClock"/>
-    /// to run timers in virtual time.
+    /// to run timers in virtual time. Any other provider drives the loop's timers too: the loop asks it
+    /// for a timer (<see cref="TimeProvider.CreateTimer"/>) at its earliest deadline and wakes when that
+    /// fires, so a fake provider advanced by hand (Microsoft.Extensions.TimeProvider.Testing's
+    /// <c>FakeTimeProvider</c>) fires loop timers with no real waiting.
     /// </summary>
     public TimeProvider? TimeProvider { get; init; }
 
@@ -36,7 +39,10 @@ public sealed class EventLoopOptions
     /// <summary>Where the default exception handler and debug mode log. Default: errors to standard error.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    /// <summary>In debug mode, callbacks that run longer than this are logged. Default: 100 ms.</summary>
+    /// <summary>
+    /// In debug mode, callbacks that run longer than this are logged. Default: 100 ms;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> logs none.
+    /// </summary>
     public TimeSpan SlowCallbackDuration { get; init; } = TimeSpan.FromMilliseconds(100);
 
     internal static LoopBackend Resolve(LoopBackend backend) =>

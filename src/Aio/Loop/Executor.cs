@@ -67,16 +67,21 @@ public abstract class Executor : IDisposable
 
     /// <summary>
     /// Stops accepting work and waits for the work already submitted to finish
-    /// [executor.shutdown(wait=True)], up to <paramref name="timeout"/> (null: no limit).
-    /// Idempotent; thread-safe.
+    /// [executor.shutdown(wait=True)], up to <paramref name="timeout"/> (null or
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no limit). Idempotent; thread-safe.
     /// </summary>
     /// <returns>True when all work finished; false when the timeout expired first (the work goes on).</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
     public async Task<bool> ShutdownAsync(TimeSpan? timeout = null)
     {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            timeout = null;
+        }
+
         if (timeout < TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The shutdown timeout must not be negative; pass null to wait without a limit.");
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The shutdown timeout must not be negative; pass null or Timeout.InfiniteTimeSpan to wait without a limit.");
         }
 
         Task drained = BeginShutdown();

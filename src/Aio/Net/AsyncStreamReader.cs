@@ -34,7 +34,7 @@ namespace Aio.Net;
 /// <summary>
 /// Reads bytes that a connection delivers [asyncio.StreamReader]: read up to n bytes or to the end,
 /// read a line, exactly n bytes, or up to a separator, with a limit on line and chunk length (64 KiB
-/// by default). Get one from <see cref="Streams.OpenConnectionAsync(string, int, int)"/> or a
+/// by default). Get one from <see cref="Streams.OpenConnectionAsync(string, int, int, CancellationToken)"/> or a
 /// <see cref="Streams.StartServerAsync"/> callback, or create one and feed it yourself
 /// (<see cref="FeedData"/>, <see cref="FeedEof"/>, <see cref="SetException"/>). One read may wait at a
 /// time; a read that waits belongs to the loop running on the calling thread, and cancelling the

@@ -6,7 +6,7 @@ namespace Aio.Net;
 /// Writes to a connection [asyncio.StreamWriter]: <see cref="Write"/> hands bytes to the transport
 /// without waiting; <see cref="DrainAsync"/> waits while the transport's write buffer is above its
 /// high-water mark, which is how a fast writer keeps its memory bounded. Get one from
-/// <see cref="Streams.OpenConnectionAsync(string, int, int)"/>, a <see cref="Streams.StartServerAsync"/> callback, or a
+/// <see cref="Streams.OpenConnectionAsync(string, int, int, CancellationToken)"/>, a <see cref="Streams.StartServerAsync"/> callback, or a
 /// subprocess's <see cref="Aio.Processes.AsyncProcess.Stdin"/>.
 /// <c>await using</c> closes the connection and waits until it is closed. Not thread-safe: use it on
 /// its loop's thread only.
@@ -26,7 +26,7 @@ public sealed partial class AsyncStreamWriter : IAsyncDisposable
     /// <summary>
     /// The transport underneath [writer.transport], for what the writer does not offer (abort,
     /// write-buffer limits): a connection's <see cref="ITransport"/>, or a subprocess's stdin pipe; after
-    /// <see cref="StartTlsAsync(TlsClientOptions)"/>, the TLS transport.
+    /// <see cref="StartTlsAsync(TlsClientOptions, CancellationToken)"/>, the TLS transport.
     /// </summary>
     public IWriteTransport Transport { get; private set; }
 

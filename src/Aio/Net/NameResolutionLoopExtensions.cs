@@ -61,12 +61,10 @@ public static class NameResolutionLoopExtensions
         }
 
         (SocketType Type, ProtocolType Protocol)[] kinds = KindsFor(type, protocol);
-        LoopTask<IReadOnlyList<AddressInfo>> task = loop.CreateTask(
+        return loop.CreateCancellableTask(
             ct => ResolveAsync(loop, host, port, family, kinds, flags, ct),
             "getaddrinfo",
-            eager: true);
-        LinkToken(loop, task, cancellationToken);
-        return task;
+            cancellationToken);
     }
 
     /// <summary>
@@ -86,7 +84,7 @@ public static class NameResolutionLoopExtensions
     {
         ArgumentNullException.ThrowIfNull(loop);
         ArgumentNullException.ThrowIfNull(endPoint);
-        LoopTask<(string Host, string Service)> task = loop.CreateTask(
+        return loop.CreateCancellableTask(
             async ct =>
             {
                 string service = (flags & NameInfoOptions.NumericService) == 0 && Services.Value.TryGetValue((endPoint.Port, (flags & NameInfoOptions.Datagram) != 0), out string? name)
@@ -108,9 +106,7 @@ public static class NameResolutionLoopExtensions
                 }
             },
             "getnameinfo",
-            eager: true);
-        LinkToken(loop, task, cancellationToken);
-        return task;
+            cancellationToken);
     }
 
     private static (SocketType Type, ProtocolType Protocol)[] KindsFor(SocketType type, ProtocolType protocol)
@@ -195,30 +191,6 @@ public static class NameResolutionLoopExtensions
         return answers.Count > 0
             ? answers
             : throw new SocketException((int)SocketError.HostNotFound, $"getaddrinfo() returned no {(family == AddressFamily.Unspecified ? "" : family + " ")}address for {host}");
-    }
-
-    /// <summary>Cancels <paramref name="task"/> when <paramref name="cancellationToken"/> is, until the task is done.</summary>
-    private static void LinkToken(EventLoop loop, Future task, CancellationToken cancellationToken)
-    {
-        if (!cancellationToken.CanBeCanceled || task.IsDone)
-        {
-            return;
-        }
-
-        if (cancellationToken.IsCancellationRequested)
-        {
-            task.Cancel();
-            return;
-        }
-
-        CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
-            static state =>
-            {
-                var (loop, task) = ((EventLoop, Future))state!;
-                loop.TryCallSoonThreadSafe(static target => ((Future)target!).Cancel(), task);
-            },
-            (loop, task));
-        task.AddDoneCallback(_ => registration.Dispose());
     }
 
     /// <summary>port → service name, from /etc/services (empty where there is none).</summary>

@@ -26,6 +26,7 @@ public static partial class Network
     /// <param name="local">Where to bind; null to let the system pick when sending.</param>
     /// <param name="remote">The peer to connect to; null for an unconnected endpoint.</param>
     /// <param name="options">Family, SO_REUSEPORT, SO_BROADCAST; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the socket is closed and nothing stays registered.</param>
     /// <returns>A task (already running) with the transport and the protocol. It fails with a
     /// <see cref="SocketException"/> when no address can be bound or connected, and ends cancelled when
     /// cancelled — the socket is then closed and nothing stays registered with the loop.</returns>
@@ -37,7 +38,8 @@ public static partial class Network
         Func<DatagramProtocol> protocolFactory,
         EndPoint? local = null,
         EndPoint? remote = null,
-        DatagramEndpointOptions? options = null)
+        DatagramEndpointOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         options ??= new DatagramEndpointOptions();
@@ -59,7 +61,7 @@ public static partial class Network
             throw new ArgumentException("A Unix datagram endpoint needs Unix socket addresses for both local and remote (or null).", nameof(remote));
         }
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => OpenDatagramEndpointAsync(loop, protocolFactory, local, remote, options), "create-datagram-endpoint", eager: true);
+        return loop.CreateCancellableTask(() => OpenDatagramEndpointAsync(loop, protocolFactory, local, remote, options), "create-datagram-endpoint", cancellationToken);
     }
 
     private static void CheckDatagramEndPoint(EndPoint? endPoint, AddressFamily family, string parameterName)

@@ -14,18 +14,22 @@ public static partial class Network
     /// </summary>
     /// <param name="protocolFactory">Makes the protocol; called once, after the socket connected.</param>
     /// <param name="path">The socket's file path, or an abstract name.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the attempt is abandoned and nothing stays open or registered.</param>
     /// <returns>A task (already running) with the transport and the protocol. It fails with a
     /// <see cref="SocketException"/> when nobody listens there (ConnectionRefused, or AddressNotAvailable for a missing file),
     /// and ends cancelled when cancelled — the socket is then closed and nothing stays registered.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or too long.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateUnixConnectionAsync(Func<Protocol> protocolFactory, string path)
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateUnixConnectionAsync(
+        Func<Protocol> protocolFactory,
+        string path,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         UnixDomainSocketEndPoint endPoint = UnixSocketPath.ToEndPoint(path, nameof(path));
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(
+        return loop.CreateCancellableTask(
             async () =>
             {
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -44,7 +48,7 @@ public static partial class Network
                 return (await MakeTransportAsync(loop, socket, protocol, endPoint), protocol);
             },
             "create-unix-connection",
-            eager: true);
+            cancellationToken);
     }
 
     /// <summary>
@@ -58,20 +62,25 @@ public static partial class Network
     /// <param name="protocolFactory">Makes one protocol per accepted connection, on the loop thread.</param>
     /// <param name="path">The socket's file path, or an abstract name.</param>
     /// <param name="options">Backlog, whether to start serving, whether to remove the file on close; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would; one already cancelled binds nothing.</param>
     /// <returns>A task (already running) with the server. It fails with a <see cref="SocketException"/> "error while
     /// attempting to bind on address" (AddressAlreadyInUse when a non-socket file, or a live abstract socket, is there).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or too long.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The backlog is below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<Server> CreateUnixServerAsync(Func<Protocol> protocolFactory, string path, UnixServerOptions? options = null)
+    public static LoopTask<Server> CreateUnixServerAsync(
+        Func<Protocol> protocolFactory,
+        string path,
+        UnixServerOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         UnixDomainSocketEndPoint endPoint = UnixSocketPath.ToEndPoint(path, nameof(path));
         options ??= new UnixServerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Backlog, 1, "options.Backlog");
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => Task.FromResult(ServeUnix(loop, protocolFactory, path, endPoint, options)), "create-unix-server", eager: true);
+        return loop.CreateCancellableTask(() => Task.FromResult(ServeUnix(loop, protocolFactory, path, endPoint, options)), "create-unix-server", cancellationToken);
     }
 
     private static Server ServeUnix(EventLoop loop, Func<Protocol> protocolFactory, string path, UnixDomainSocketEndPoint endPoint, UnixServerOptions options)

@@ -30,21 +30,26 @@ public static partial class Network
     /// <param name="protocolFactory">Makes the protocol; called once, after the socket connected.</param>
     /// <param name="host">An IPv4/IPv6 literal or a host name.</param>
     /// <param name="port">The TCP port, 0–65535.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the attempt is abandoned and nothing stays open or registered.</param>
     /// <returns>A task (already running) with the transport and the protocol. It fails with a
     /// <see cref="SocketException"/> when no address accepts the connection (one that lists every
-    /// error when they differ), and ends cancelled when cancelled — the socket is then closed and
-    /// nothing stays registered with the loop.</returns>
+    /// error when they differ), and ends cancelled when cancelled (or its token is) — the socket is
+    /// then closed and nothing stays registered with the loop.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> or <paramref name="host"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="host"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, string host, int port)
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(
+        Func<Protocol> protocolFactory,
+        string host,
+        int port,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentException.ThrowIfNullOrEmpty(host);
         CheckPort(port);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => ConnectAsync(loop, protocolFactory, host, port), "create-connection", eager: true);
+        return loop.CreateCancellableTask(() => ConnectAsync(loop, protocolFactory, host, port), "create-connection", cancellationToken);
     }
 
     /// <summary>
@@ -58,17 +63,23 @@ public static partial class Network
     /// <param name="host">Where to listen; null or "" for all interfaces.</param>
     /// <param name="port">The TCP port, 0–65535; 0 picks a free one.</param>
     /// <param name="options">Backlog, address/port reuse, whether to start serving; null for defaults.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the sockets bound so far are closed.</param>
     /// <returns>A task (already running) with the server, serving unless <see cref="ServerOptions.StartServing"/> is false.
     /// It fails with a <see cref="SocketException"/> when a socket cannot be bound (the others are closed).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535, or the backlog is below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     [OverloadResolutionPriority(1)] // a bare null is a host, not a list of hosts
-    public static LoopTask<Server> CreateServerAsync(Func<Protocol> protocolFactory, string? host, int port, ServerOptions? options = null) =>
-        CreateServerAsync(protocolFactory, [host ?? ""], port, options);
+    public static LoopTask<Server> CreateServerAsync(
+        Func<Protocol> protocolFactory,
+        string? host,
+        int port,
+        ServerOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        CreateServerAsync(protocolFactory, [host ?? ""], port, options, cancellationToken);
 
     /// <summary>
-    /// As <see cref="CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>, listening on
+    /// As <see cref="CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?, CancellationToken)"/>, listening on
     /// every address of every host in <paramref name="hosts"/> [create_server with a host sequence];
     /// addresses that several hosts share are bound once. An empty string stands for all interfaces.
     /// </summary>
@@ -76,7 +87,12 @@ public static partial class Network
     /// <exception cref="ArgumentException"><paramref name="hosts"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535, or the backlog is below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<Server> CreateServerAsync(Func<Protocol> protocolFactory, IEnumerable<string> hosts, int port, ServerOptions? options = null)
+    public static LoopTask<Server> CreateServerAsync(
+        Func<Protocol> protocolFactory,
+        IEnumerable<string> hosts,
+        int port,
+        ServerOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentNullException.ThrowIfNull(hosts);
@@ -90,7 +106,7 @@ public static partial class Network
         options ??= new ServerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Backlog, 1, "options.Backlog");
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => ServeAsync(loop, protocolFactory, hostList, port, options), "create-server", eager: true);
+        return loop.CreateCancellableTask(() => ServeAsync(loop, protocolFactory, hostList, port, options), "create-server", cancellationToken);
     }
 
     private static void CheckPort(int port) =>

@@ -36,7 +36,7 @@ using System.Net.Sockets;
 namespace Aio.Net;
 
 /// <summary>
-/// A TCP or Unix socket server [asyncio.Server], made by <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>
+/// A TCP or Unix socket server [asyncio.Server], made by <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?, CancellationToken)"/>
 /// or <see cref="Network.CreateUnixServerAsync"/>.
 /// Loop thread only. <c>await using</c> closes it and waits for its connections to end.
 /// </summary>
@@ -106,10 +106,12 @@ public sealed class Server : IAsyncDisposable
     /// <summary>
     /// Serves until cancelled [server.serve_forever()]: starts serving if needed, then waits.
     /// Cancelling the returned task closes the server and waits for its connections to end before
-    /// the task ends cancelled; <see cref="Close"/> ends it the same way. Loop thread only.
+    /// the task ends cancelled; <see cref="Close"/> ends it the same way, and so does
+    /// <paramref name="cancellationToken"/> (a hosted service's stopping token, say). Loop thread only.
     /// </summary>
+    /// <param name="cancellationToken">Cancels the returned task, as <see cref="Future.Cancel"/> on it would.</param>
     /// <exception cref="InvalidOperationException">The server is closed, or another ServeForeverAsync is running.</exception>
-    public LoopTask ServeForeverAsync()
+    public LoopTask ServeForeverAsync(CancellationToken cancellationToken = default)
     {
         if (_servingForever is not null)
         {
@@ -124,7 +126,7 @@ public sealed class Server : IAsyncDisposable
         StartServing();
         var forever = new Future<bool>(Loop);
         _servingForever = forever;
-        return Loop.CreateTask(
+        LoopTask serving = Loop.CreateTask(
             async () =>
             {
                 try
@@ -147,6 +149,8 @@ public sealed class Server : IAsyncDisposable
             },
             "serve-forever",
             eager: true);
+        CancellationLink.Link(serving, cancellationToken);
+        return serving;
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 namespace Aio.Net;
 
 /// <summary>
-/// Settings for <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>
+/// Settings for <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?, CancellationToken)"/>
 /// [the keyword arguments of loop.create_server]. Immutable once built.
 /// </summary>
 public sealed class ServerOptions

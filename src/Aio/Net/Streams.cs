@@ -12,37 +12,44 @@ public static partial class Streams
     /// <summary>
     /// Connects to <paramref name="host"/>:<paramref name="port"/> and returns the connection's reader
     /// and writer [asyncio.open_connection(host, port, limit=)]; see
-    /// <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int)"/> for how the host is resolved and connected.
+    /// <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int, CancellationToken)"/> for how the host is resolved and connected.
     /// </summary>
     /// <param name="host">An IP literal or a host name.</param>
     /// <param name="port">The TCP port.</param>
     /// <param name="limit">The reader's line and chunk limit (<see cref="AsyncStreamReader.Limit"/>).</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the attempt is abandoned and nothing stays open or registered.</param>
     /// <returns>
-    /// A task (already running) with the pair. It fails as <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int)"/>
+    /// A task (already running) with the pair. It fails as <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int, CancellationToken)"/>
     /// does; cancelling it abandons the connection attempt and leaves nothing open.
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive, or <paramref name="port"/> is out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="host"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> OpenConnectionAsync(string host, int port, int limit = AsyncStreamReader.DefaultLimit) =>
-        Open(host, port, limit, tls: null);
+    public static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> OpenConnectionAsync(
+        string host,
+        int port,
+        int limit = AsyncStreamReader.DefaultLimit,
+        CancellationToken cancellationToken = default) =>
+        Open(host, port, limit, tls: null, cancellationToken);
 
-    private static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> Open(string host, int port, int limit, TlsClientOptions? tls)
+    private static LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> Open(string host, int port, int limit, TlsClientOptions? tls, CancellationToken cancellationToken)
     {
         var reader = new AsyncStreamReader(limit);
         EventLoop loop = EventLoop.GetRunningLoop();
         var protocol = new AsyncStreamReaderProtocol(loop, reader);
+
+        // The token reaches both tasks: one already cancelled then starts nothing at all.
         LoopTask<(ITransport Transport, Protocol Protocol)> connecting = tls is null
-            ? Network.CreateConnectionAsync(() => protocol, host, port)
-            : Network.CreateConnectionAsync(() => protocol, host, port, tls);
-        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateTask(
+            ? Network.CreateConnectionAsync(() => protocol, host, port, cancellationToken)
+            : Network.CreateConnectionAsync(() => protocol, host, port, tls, cancellationToken);
+        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateCancellableTask(
             async () =>
             {
                 (ITransport transport, _) = await connecting;
                 return (reader, new AsyncStreamWriter(transport, protocol, reader));
             },
             "open-connection",
-            eager: true);
+            cancellationToken);
 
         // Cancelled after the connection was made but before the pair was handed over: nobody will
         // ever close it, so close it here.
@@ -70,7 +77,8 @@ public static partial class Streams
     /// <param name="port">The TCP port; 0 picks a free one (see <see cref="Server.Sockets"/>).</param>
     /// <param name="limit">Each reader's line and chunk limit.</param>
     /// <param name="options">Backlog, address reuse, whether to start serving; null for defaults.</param>
-    /// <returns>A task (already running) with the server; see <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?)"/>.</returns>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the sockets bound so far are closed.</param>
+    /// <returns>A task (already running) with the server; see <see cref="Network.CreateServerAsync(Func{Protocol}, string?, int, ServerOptions?, CancellationToken)"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="clientConnected"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not positive, <paramref name="port"/> is out of range, or the backlog is below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
@@ -79,12 +87,13 @@ public static partial class Streams
         string? host,
         int port,
         int limit = AsyncStreamReader.DefaultLimit,
-        ServerOptions? options = null)
+        ServerOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(clientConnected);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return Network.CreateServerAsync(() => new AsyncStreamReaderProtocol(loop, new AsyncStreamReader(limit), clientConnected), host, port, options);
+        return Network.CreateServerAsync(() => new AsyncStreamReaderProtocol(loop, new AsyncStreamReader(limit), clientConnected), host, port, options, cancellationToken);
     }
 
     /// <summary>

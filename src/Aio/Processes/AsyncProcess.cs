@@ -55,7 +55,13 @@ public sealed class AsyncProcess : IAsyncDisposable, IDisposable
     /// future; cancelling it does not kill the child. A child writing more to a pipe than its
     /// buffer holds, which nobody reads, never exits: read the pipes, or use <see cref="CommunicateAsync"/>.
     /// </summary>
-    public Future<int> WaitAsync() => _transport.WaitForExit();
+    /// <param name="cancellationToken">Cancels the returned future (the wait, not the child).</param>
+    public Future<int> WaitAsync(CancellationToken cancellationToken = default)
+    {
+        Future<int> exited = _transport.WaitForExit();
+        CancellationLink.Link(exited, cancellationToken);
+        return exited;
+    }
 
     /// <summary>
     /// Sends <paramref name="signal"/> [process.send_signal]; raw numbers by cast, e.g. <c>(PosixSignal)10</c>.
@@ -74,13 +80,15 @@ public sealed class AsyncProcess : IAsyncDisposable, IDisposable
     /// Writes <paramref name="input"/> to stdin and closes it, reads stdout and stderr to their end,
     /// all at once, then waits for the exit [await process.communicate(input)]: no pipe can fill up
     /// while another is being served, so any sizes work. A child that stops reading its stdin early
-    /// (a broken pipe) is not an error. Runs in the calling task: cancelling that task cancels the
-    /// reads and the wait (not the child).
+    /// (a broken pipe) is not an error. Runs in the calling task: cancelling that task, or
+    /// <paramref name="cancellationToken"/>, cancels the feeding, the reads and the wait (not the
+    /// child), and the returned task ends with <see cref="CancelledError"/>.
     /// </summary>
     /// <param name="input">Bytes for stdin; ignored unless stdin is a pipe (which is closed either way).</param>
+    /// <param name="cancellationToken">Cancels the exchange (not the child).</param>
     /// <returns>Everything read from stdout and stderr; null for a stream that is not a pipe.</returns>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public async Task<(byte[]? Stdout, byte[]? Stderr)> CommunicateAsync(ReadOnlyMemory<byte> input = default)
+    public async Task<(byte[]? Stdout, byte[]? Stderr)> CommunicateAsync(ReadOnlyMemory<byte> input = default, CancellationToken cancellationToken = default)
     {
         EventLoop loop = _transport.Loop;
         var parts = new List<Future>(3);
@@ -104,10 +112,12 @@ public sealed class AsyncProcess : IAsyncDisposable, IDisposable
 
         if (parts.Count > 0)
         {
-            await LoopTask.Gather([.. parts]);
+            Future all = LoopTask.Gather([.. parts]);
+            CancellationLink.Link(all, cancellationToken);
+            await all;
         }
 
-        await WaitAsync();
+        await WaitAsync(cancellationToken);
         return (stdout?.Result, stderr?.Result);
     }
 

@@ -28,6 +28,7 @@ public static class Subprocess
     /// <param name="program">The program: a path, or a name to find in PATH.</param>
     /// <param name="arguments">The arguments after the program's name (argv[1..]); null for none.</param>
     /// <param name="options">Streams, directory, environment, limit; null: inherit everything, as asyncio's defaults.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: a child already started is killed and reaped, its pipes closed; one already cancelled starts nothing.</param>
     /// <returns>A task with the process once it started and its pipes are connected.</returns>
     /// <exception cref="ArgumentException">An empty program, a NUL character in a string, a bad environment name, Stdout chosen for stdin or stdout.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A limit that is not positive.</exception>
@@ -35,22 +36,39 @@ public static class Subprocess
     /// <exception cref="DirectoryNotFoundException">The working directory does not exist.</exception>
     /// <exception cref="UnauthorizedAccessException">The OS refused to execute the program.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<AsyncProcess> CreateExecAsync(string program, IEnumerable<string>? arguments = null, SubprocessOptions? options = null)
+    public static LoopTask<AsyncProcess> CreateExecAsync(
+        string program,
+        IEnumerable<string>? arguments = null,
+        SubprocessOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         EventLoop loop = EventLoop.GetRunningLoop();
         options ??= new SubprocessOptions();
         int limit = options.Limit;
         SubprocessStreamProtocol? protocol = null;
+
+        // The token reaches both tasks: one already cancelled then starts nothing at all.
         LoopTask<(ISubprocessTransport Transport, SubprocessProtocol Protocol)> starting = ExecAsync(
-            () => protocol = new SubprocessStreamProtocol(loop, limit), program, arguments, options);
-        return loop.CreateTask(
+            () => protocol = new SubprocessStreamProtocol(loop, limit), program, arguments, options, cancellationToken);
+        LoopTask<AsyncProcess> creating = loop.CreateCancellableTask(
             async () =>
             {
                 (ISubprocessTransport transport, _) = await starting;
                 return new AsyncProcess((SubprocessTransport)transport, protocol!);
             },
             "create-subprocess",
-            eager: true);
+            cancellationToken);
+
+        // Cancelled after the child started but before the process was handed over: nobody will
+        // ever close it, so kill it here (the loop reaps it).
+        creating.AddDoneCallback(done =>
+        {
+            if (done.IsCancelled && starting.IsCompletedSuccessfully)
+            {
+                starting.Result.Transport.Close();
+            }
+        });
+        return creating;
     }
 
     /// <summary>
@@ -59,14 +77,15 @@ public static class Subprocess
     /// </summary>
     /// <param name="command">The shell command line.</param>
     /// <param name="options">As for <see cref="CreateExecAsync"/>.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: a child already started is killed and reaped, its pipes closed; one already cancelled starts nothing.</param>
     /// <returns>A task with the process (the shell's pid).</returns>
     /// <exception cref="ArgumentException"><paramref name="command"/> is null or empty, or as for <see cref="CreateExecAsync"/>.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<AsyncProcess> CreateShellAsync(string command, SubprocessOptions? options = null)
+    public static LoopTask<AsyncProcess> CreateShellAsync(string command, SubprocessOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         (string shell, string[] arguments) = Shell(command);
-        return CreateExecAsync(shell, arguments, options);
+        return CreateExecAsync(shell, arguments, options, cancellationToken);
     }
 
     /// <summary>
@@ -80,6 +99,7 @@ public static class Subprocess
     /// <param name="program">As for <see cref="CreateExecAsync"/>.</param>
     /// <param name="arguments">As for <see cref="CreateExecAsync"/>.</param>
     /// <param name="options">Null: all three streams piped, as loop.subprocess_exec's defaults.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: a child already started is killed and reaped, its pipes closed; one already cancelled starts nothing.</param>
     /// <returns>A task with the transport and the protocol.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> is null.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
@@ -87,12 +107,13 @@ public static class Subprocess
         Func<SubprocessProtocol> protocolFactory,
         string program,
         IEnumerable<string>? arguments = null,
-        SubprocessOptions? options = null)
+        SubprocessOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         EventLoop loop = EventLoop.GetRunningLoop();
         options ??= SubprocessOptions.AllPiped;
-        return loop.CreateTask(() => StartAsync(loop, protocolFactory, program, arguments, options), "subprocess-exec", eager: true);
+        return loop.CreateCancellableTask(() => StartAsync(loop, protocolFactory, program, arguments, options), "subprocess-exec", cancellationToken);
     }
 
     /// <summary>
@@ -102,17 +123,19 @@ public static class Subprocess
     /// <param name="protocolFactory">Makes the protocol; called once.</param>
     /// <param name="command">The shell command line.</param>
     /// <param name="options">Null: all three streams piped.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: a child already started is killed and reaped, its pipes closed; one already cancelled starts nothing.</param>
     /// <returns>A task with the transport and the protocol.</returns>
     /// <exception cref="ArgumentException"><paramref name="command"/> is null or empty.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     public static LoopTask<(ISubprocessTransport Transport, SubprocessProtocol Protocol)> ShellAsync(
         Func<SubprocessProtocol> protocolFactory,
         string command,
-        SubprocessOptions? options = null)
+        SubprocessOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(command);
         (string shell, string[] arguments) = Shell(command);
-        return ExecAsync(protocolFactory, shell, arguments, options);
+        return ExecAsync(protocolFactory, shell, arguments, options, cancellationToken);
     }
 
     private static (string Shell, string[] Arguments) Shell(string command) =>

@@ -62,7 +62,8 @@ public partial class LoopTask
 
     /// <summary>
     /// Waits until <paramref name="returnWhen"/> is met or <paramref name="timeout"/> passes
-    /// [asyncio.wait]; never cancels the futures and never throws because of them.
+    /// [asyncio.wait]; never cancels the futures and never throws because of them. Null or
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no limit.
     /// </summary>
     /// <exception cref="ArgumentException">No futures were given, or they belong to different loops.</exception>
     public static Future<WaitResult> Wait(IEnumerable<Future> futures, TimeSpan? timeout = null, ReturnWhen returnWhen = ReturnWhen.AllCompleted)
@@ -80,11 +81,12 @@ public partial class LoopTask
     /// Waits for <paramref name="future"/> for at most <paramref name="timeout"/> [asyncio.wait_for].
     /// On timeout the future is cancelled, the wait goes on until it has actually finished, and then
     /// <see cref="TimeoutException"/> is thrown — unless the future still produced a result. A
-    /// cancellation of the waiting task is never turned into a timeout. Null: no limit. A zero or
-    /// negative timeout never lets a pending future run on: it is cancelled at once (a task not yet
-    /// started never starts), and the wait times out unless it still produced a result. A queue get
-    /// or a lock acquisition wrapped here is never lost: cancelling the task that awaits the wait
-    /// after the get succeeded gives the item back (see <see cref="Future.Cancel"/> and the guide).
+    /// cancellation of the waiting task is never turned into a timeout. Null or
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no limit. A zero or other negative timeout never lets a
+    /// pending future run on: it is cancelled at once (a task not yet started never starts), and the
+    /// wait times out unless it still produced a result. A queue get or a lock acquisition wrapped
+    /// here is never lost: cancelling the task that awaits the wait after the get succeeded gives the
+    /// item back (see <see cref="Future.Cancel"/> and the guide).
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     public static LoopTask<T> WaitFor<T>(Future<T> future, TimeSpan? timeout)
@@ -138,7 +140,8 @@ public partial class LoopTask
 
     /// <summary>
     /// Yields the futures in the order they complete [asyncio.as_completed, 3.13 async-iteration form].
-    /// With a timeout, the enumeration throws <see cref="TimeoutException"/> when it expires before all are done.
+    /// With a timeout, the enumeration throws <see cref="TimeoutException"/> when it expires before all are done;
+    /// null or <see cref="Timeout.InfiniteTimeSpan"/> means no limit.
     /// Cancelling the consuming task ends the wait with <see cref="CancelledError"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The futures belong to different loops.</exception>

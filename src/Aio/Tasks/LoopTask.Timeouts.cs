@@ -7,14 +7,15 @@ public partial class LoopTask
 {
     /// <summary>
     /// Creates a timeout scope whose deadline is <paramref name="delay"/> of loop time from now, or
-    /// none when null [asyncio.timeout(delay)]. The deadline is fixed now, not when the body
-    /// starts. Run a body under it with <see cref="TimeoutScope.RunAsync(Func{Task})"/>.
+    /// none when null or <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> [asyncio.timeout(delay)].
+    /// A zero or other negative delay expires the scope as soon as its body starts. The deadline is
+    /// fixed now, not when the body starts. Run a body under it with <see cref="TimeoutScope.RunAsync(Func{Task})"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     public static TimeoutScope Timeout(TimeSpan? delay)
     {
         EventLoop loop = EventLoop.GetRunningLoop();
-        return new TimeoutScope(loop, delay is TimeSpan span ? loop.Time() + span.TotalSeconds : null);
+        return new TimeoutScope(loop, delay is TimeSpan span && span != System.Threading.Timeout.InfiniteTimeSpan ? loop.Time() + span.TotalSeconds : null);
     }
 
     /// <summary>

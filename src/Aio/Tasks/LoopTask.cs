@@ -48,14 +48,15 @@ public partial class LoopTask : Future, ILoopTask, ITaskInternals
 
     /// <summary>
     /// Suspends the current code for <paramref name="delay"/> of loop time [asyncio.sleep]; a zero or
-    /// negative delay yields exactly one iteration without allocating. Cancelling the task ends the
-    /// sleep with <see cref="CancelledError"/>.
+    /// negative delay yields exactly one iteration without allocating, and
+    /// <see cref="Timeout.InfiniteTimeSpan"/> sleeps until the task is cancelled. Cancelling the task
+    /// ends the sleep with <see cref="CancelledError"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
     public static SleepAwaitable Sleep(TimeSpan delay)
     {
         EventLoop loop = EventLoop.GetRunningLoop();
-        return new SleepAwaitable(loop, delay > TimeSpan.Zero ? new SleepFuture(loop, delay) : null);
+        return new SleepAwaitable(loop, delay > TimeSpan.Zero || delay == System.Threading.Timeout.InfiniteTimeSpan ? new SleepFuture(loop, delay) : null);
     }
 
     /// <summary>Yields one loop iteration [asyncio.sleep(0)]; same as <c>Sleep(TimeSpan.Zero)</c>.</summary>

@@ -6,7 +6,7 @@ public static partial class Network
     /// <summary>
     /// Opens a TLS connection to <paramref name="host"/>:<paramref name="port"/> and binds a protocol to
     /// it [loop.create_connection(ssl=...)]: connects as
-    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int)"/>, then runs the TLS handshake
+    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int, CancellationToken)"/>, then runs the TLS handshake
     /// (server name: <see cref="TlsClientOptions.ServerHostname"/>, else <paramref name="host"/>). The
     /// task completes once the handshake succeeded and the protocol's ConnectionMade has run; the
     /// protocol sees plaintext only.
@@ -15,6 +15,7 @@ public static partial class Network
     /// <param name="host">An IPv4/IPv6 literal or a host name.</param>
     /// <param name="port">The TCP port, 0–65535.</param>
     /// <param name="tls">The TLS settings.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the connection is closed, whether the handshake had begun or not.</param>
     /// <returns>A task (already running) with the TLS transport and the protocol. It fails with
     /// <see cref="System.Security.Authentication.AuthenticationException"/> when the server's certificate is
     /// rejected or the handshake fails, <see cref="TimeoutException"/> when the handshake takes longer
@@ -25,14 +26,19 @@ public static partial class Network
     /// <exception cref="ArgumentException"><paramref name="host"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, string host, int port, TlsClientOptions tls)
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(
+        Func<Protocol> protocolFactory,
+        string host,
+        int port,
+        TlsClientOptions tls,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentException.ThrowIfNullOrEmpty(host);
         ArgumentNullException.ThrowIfNull(tls);
         CheckPort(port);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => ConnectAsync(loop, protocolFactory, host, port, tls), "create-connection", eager: true);
+        return loop.CreateCancellableTask(() => ConnectAsync(loop, protocolFactory, host, port, tls), "create-connection", cancellationToken);
     }
 
     /// <summary>
@@ -43,41 +49,43 @@ public static partial class Network
     /// ConnectionLost runs once when the connection ends — also when the handshake fails (asyncio
     /// says nothing to the protocol then). The server name defaults to the peer's address.
     /// </summary>
-    /// <param name="transport">A transport made by <see cref="CreateConnectionAsync(Func{Protocol}, string, int)"/>, a server, or <see cref="Streams"/>.</param>
+    /// <param name="transport">A transport made by <see cref="CreateConnectionAsync(Func{Protocol}, string, int, CancellationToken)"/>, a server, or <see cref="Streams"/>.</param>
     /// <param name="protocol">The protocol for the TLS transport.</param>
     /// <param name="tls">The TLS settings.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the connection is aborted.</param>
     /// <returns>A task (already running) with the TLS transport, once the handshake succeeded. It fails
-    /// as the handshake of <see cref="CreateConnectionAsync(Func{Protocol}, string, int, TlsClientOptions)"/>
+    /// as the handshake of <see cref="CreateConnectionAsync(Func{Protocol}, string, int, TlsClientOptions, CancellationToken)"/>
     /// does; the connection is aborted then, and when the task is cancelled.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="transport"/> is not a plain TCP transport of Aio.Net (a TLS one, say).</exception>
     /// <exception cref="InvalidOperationException"><paramref name="transport"/> is closing, or no loop is running on this thread.</exception>
-    public static LoopTask<ITransport> StartTlsAsync(ITransport transport, Protocol protocol, TlsClientOptions tls)
+    public static LoopTask<ITransport> StartTlsAsync(ITransport transport, Protocol protocol, TlsClientOptions tls, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tls);
         SocketTransport socket = CheckUpgradable(transport, protocol);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => TlsTransport.UpgradeAsync(loop, socket, protocol, tls, null), "start-tls", eager: true);
+        return loop.CreateCancellableTask(() => TlsTransport.UpgradeAsync(loop, socket, protocol, tls, null), "start-tls", cancellationToken);
     }
 
     /// <summary>
     /// Upgrades an open plain connection to TLS as the server [loop.start_tls(server_side=True)]; see
-    /// <see cref="StartTlsAsync(ITransport, Protocol, TlsClientOptions)"/>.
+    /// <see cref="StartTlsAsync(ITransport, Protocol, TlsClientOptions, CancellationToken)"/>.
     /// </summary>
     /// <param name="transport">A plain TCP transport of Aio.Net.</param>
     /// <param name="protocol">The protocol for the TLS transport.</param>
     /// <param name="tls">The TLS settings, with the server's certificate.</param>
+    /// <param name="cancellationToken">Cancels the task, as <see cref="Future.Cancel"/> on it would: the connection is aborted.</param>
     /// <returns>A task (already running) with the TLS transport, once the handshake succeeded; it fails
     /// with the handshake's error (the connection is aborted then, and when the task is cancelled).</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="transport"/> is not a plain TCP transport of Aio.Net.</exception>
     /// <exception cref="InvalidOperationException"><paramref name="transport"/> is closing, or no loop is running on this thread.</exception>
-    public static LoopTask<ITransport> StartTlsAsync(ITransport transport, Protocol protocol, TlsServerOptions tls)
+    public static LoopTask<ITransport> StartTlsAsync(ITransport transport, Protocol protocol, TlsServerOptions tls, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tls);
         SocketTransport socket = CheckUpgradable(transport, protocol);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => TlsTransport.UpgradeAsync(loop, socket, protocol, null, tls), "start-tls", eager: true);
+        return loop.CreateCancellableTask(() => TlsTransport.UpgradeAsync(loop, socket, protocol, null, tls), "start-tls", cancellationToken);
     }
 
     private static SocketTransport CheckUpgradable(ITransport transport, Protocol protocol)

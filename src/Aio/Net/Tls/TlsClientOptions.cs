@@ -28,7 +28,7 @@ public sealed class TlsClientOptions
     /// The name the server's certificate must carry, also sent as SNI [server_hostname]. Null (the
     /// default) means <see cref="SslClientAuthenticationOptions.TargetHost"/> of
     /// <see cref="Authentication"/> if set, else the host connected to (for
-    /// <see cref="Network.StartTlsAsync(ITransport, Protocol, TlsClientOptions)"/>: the peer's address).
+    /// <see cref="Network.StartTlsAsync(ITransport, Protocol, TlsClientOptions, CancellationToken)"/>: the peer's address).
     /// </summary>
     public string? ServerHostname { get; init; }
 
