@@ -85,10 +85,11 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
         ["AsyncLock.TryAcquireAsync(TimeSpan,CancellationToken)"] = t => t.InVirtualTask(async loop =>
         {
             var gate = new AsyncLock();
-            Assert.True(gate.TryAcquire());
-            loop.CallLater(Hour, gate.Release);
+            LoopTask holder = HoldForAnHour(loop, () => gate.AcquireAsync(), gate.Release);
+            await LoopTask.Yield();
             Assert.True(await gate.TryAcquireAsync(Infinite));
             gate.Release();
+            await holder;
         }),
         ["AsyncSemaphore.TryAcquireAsync(TimeSpan,CancellationToken)"] = t => t.InVirtualTask(async loop =>
         {
@@ -105,10 +106,11 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
         ["AsyncCondition.TryAcquireAsync(TimeSpan,CancellationToken)"] = t => t.InVirtualTask(async loop =>
         {
             var condition = new AsyncCondition();
-            Assert.True(condition.TryAcquire());
-            loop.CallLater(Hour, condition.Release);
+            LoopTask holder = HoldForAnHour(loop, () => condition.AcquireAsync(), condition.Release);
+            await LoopTask.Yield();
             Assert.True(await condition.TryAcquireAsync(Infinite));
             condition.Release();
+            await holder;
         }),
         ["AsyncCondition.WaitAsync(TimeSpan,CancellationToken)"] = t => t.InVirtualTask(async loop =>
         {
@@ -175,13 +177,13 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
         var order = new List<string>();
         loop.CallSoon(() => order.Add("soon"));
         loop.CallLater(TimeSpan.FromSeconds(-2), () => order.Add("negative"));
-        loop.CallLater(TimeSpan.FromMilliseconds(-1), () =>
+        loop.CallLater(TimeSpan.FromMilliseconds(-5), () =>
         {
-            order.Add("minus-one-ms");
+            order.Add("minus-5-ms");
             loop.Stop();
         });
         loop.RunForever();
-        Assert.Equal(["soon", "negative", "minus-one-ms"], order);
+        Assert.Equal(["soon", "negative", "minus-5-ms"], order);
         Assert.Equal(TimeSpan.Zero, clock.Elapsed);
     }
 
@@ -192,8 +194,8 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
         loop.RunUntilComplete(async () =>
         {
             await LoopTask.Sleep(TimeSpan.FromSeconds(-1)); // one iteration
-            await Assert.ThrowsAsync<TimeoutException>(() => LoopTask.TimeoutAsync(TimeSpan.FromMilliseconds(-1), () => SleepHour()));
-            await Assert.ThrowsAsync<TimeoutException>(async () => await LoopTask.WaitFor(loop.CreateFuture<int>(), TimeSpan.FromMilliseconds(-1)));
+            await Assert.ThrowsAsync<TimeoutException>(() => LoopTask.TimeoutAsync(TimeSpan.FromMilliseconds(-5), () => SleepHour()));
+            await Assert.ThrowsAsync<TimeoutException>(async () => await LoopTask.WaitFor(loop.CreateFuture<int>(), TimeSpan.FromMilliseconds(-5)));
         });
         Assert.Equal(TimeSpan.Zero, clock.Elapsed);
     }
@@ -392,6 +394,14 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
         await LoopTask.Sleep(Hour);
         return result;
     }
+
+    /// <summary>A task that takes a lock, holds it for an hour of loop time, then releases it.</summary>
+    private static LoopTask HoldForAnHour(EventLoop loop, Func<Future<Releaser>> acquire, Action release) => loop.CreateTask(async () =>
+    {
+        await acquire();
+        await LoopTask.Sleep(Hour);
+        release();
+    });
 
     private static Future<int> ResultInAnHour(EventLoop loop)
     {
