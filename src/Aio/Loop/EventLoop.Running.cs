@@ -324,6 +324,7 @@ public sealed partial class EventLoop
 
         if (!_timers.TryPeekWhen(out nextTimer) || double.IsPositiveInfinity(nextTimer))
         {
+            nextTimer = double.PositiveInfinity; // no timer (TryPeekWhen leaves 0 when the heap is empty)
             return -1;
         }
 

@@ -184,6 +184,18 @@ public abstract class TimeProviderTests : LoopTestBase
     }
 
     [Fact]
+    public void TimedCancellationSource_VirtualClock_CancelsInVirtualTime()
+    {
+        EventLoop loop = NewVirtualLoop(out VirtualClock clock);
+        loop.RunUntilComplete(async () =>
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5), clock);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Delay(Timeout.InfiniteTimeSpan, cts.Token));
+        });
+        Assert.Equal(TimeSpan.FromMinutes(5), clock.Elapsed);
+    }
+
+    [Fact]
     public void CreateTimer_VirtualClockAdvanced_FiresOncePerPeriodAtEachDeadline()
     {
         var clock = new VirtualClock(autoJump: false);
