@@ -23,14 +23,14 @@ public static partial class Streams
         EventLoop loop = EventLoop.GetRunningLoop();
         var protocol = new AsyncStreamReaderProtocol(loop, reader);
         LoopTask<(ITransport Transport, Protocol Protocol)> connecting = Network.CreateUnixConnectionAsync(() => protocol, path, cancellationToken);
-        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateCancellableTask(
+        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateTask(
             async () =>
             {
                 (ITransport transport, _) = await connecting;
                 return (reader, new AsyncStreamWriter(transport, protocol, reader));
             },
             "open-unix-connection",
-            cancellationToken);
+            eager: true);
         opening.AddDoneCallback(done =>
         {
             if (done.IsCancelled && connecting.IsCompletedSuccessfully)

@@ -38,18 +38,19 @@ public static partial class Streams
         EventLoop loop = EventLoop.GetRunningLoop();
         var protocol = new AsyncStreamReaderProtocol(loop, reader);
 
-        // The token reaches both tasks: one already cancelled then starts nothing at all.
+        // The token cancels the connection attempt (one cancel request: the outer task then ends
+        // with its CancelledError); the outer task is cancelled only by its own Cancel().
         LoopTask<(ITransport Transport, Protocol Protocol)> connecting = tls is null
             ? Network.CreateConnectionAsync(() => protocol, host, port, cancellationToken)
             : Network.CreateConnectionAsync(() => protocol, host, port, tls, cancellationToken);
-        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateCancellableTask(
+        LoopTask<(AsyncStreamReader Reader, AsyncStreamWriter Writer)> opening = loop.CreateTask(
             async () =>
             {
                 (ITransport transport, _) = await connecting;
                 return (reader, new AsyncStreamWriter(transport, protocol, reader));
             },
             "open-connection",
-            cancellationToken);
+            eager: true);
 
         // Cancelled after the connection was made but before the pair was handed over: nobody will
         // ever close it, so close it here.

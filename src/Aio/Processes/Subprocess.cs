@@ -47,17 +47,18 @@ public static class Subprocess
         int limit = options.Limit;
         SubprocessStreamProtocol? protocol = null;
 
-        // The token reaches both tasks: one already cancelled then starts nothing at all.
+        // The token cancels the start (one cancel request, so its clean-up — kill, reap — is never
+        // interrupted; the outer task then ends with its CancelledError).
         LoopTask<(ISubprocessTransport Transport, SubprocessProtocol Protocol)> starting = ExecAsync(
             () => protocol = new SubprocessStreamProtocol(loop, limit), program, arguments, options, cancellationToken);
-        LoopTask<AsyncProcess> creating = loop.CreateCancellableTask(
+        LoopTask<AsyncProcess> creating = loop.CreateTask(
             async () =>
             {
                 (ISubprocessTransport transport, _) = await starting;
                 return new AsyncProcess((SubprocessTransport)transport, protocol!);
             },
             "create-subprocess",
-            cancellationToken);
+            eager: true);
 
         // Cancelled after the child started but before the process was handed over: nobody will
         // ever close it, so kill it here (the loop reaps it).

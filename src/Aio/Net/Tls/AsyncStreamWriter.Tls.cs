@@ -43,17 +43,18 @@ public sealed partial class AsyncStreamWriter
             throw new InvalidOperationException("Only a connection's writer can be upgraded to TLS; this one writes to a pipe.");
         }
 
-        return Loop.CreateCancellableTask(
+        // The token cancels the upgrade itself (one cancel request; this task then ends with its CancelledError).
+        return Loop.CreateTask(
             async () =>
             {
                 await DrainAsync();
                 ITransport upgraded = client is not null
-                    ? await Network.StartTlsAsync(connection, _protocol, client)
-                    : await Network.StartTlsAsync(connection, _protocol, server!);
+                    ? await Network.StartTlsAsync(connection, _protocol, client, cancellationToken)
+                    : await Network.StartTlsAsync(connection, _protocol, server!, cancellationToken);
                 Transport = upgraded;
                 _protocol.ReplaceTransport(upgraded);
             },
             "start-tls",
-            cancellationToken);
+            eager: true);
     }
 }
