@@ -49,14 +49,6 @@ internal static class CancellationLink
         return task;
     }
 
-    /// <inheritdoc cref="CreateCancellableTask{T}(EventLoop, Func{Task{T}}, string, CancellationToken)"/>
-    public static LoopTask CreateCancellableTask(this EventLoop loop, Func<Task> body, string name, CancellationToken cancellationToken)
-    {
-        LoopTask task = loop.CreateTask(body, name, eager: !cancellationToken.IsCancellationRequested);
-        Link(task, cancellationToken);
-        return task;
-    }
-
     /// <summary>
     /// Cancels <paramref name="future"/> when <paramref name="cancellationToken"/> is cancelled (at once
     /// when it already is), until the future is done. Loop thread.
