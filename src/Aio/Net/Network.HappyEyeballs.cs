@@ -17,7 +17,7 @@ public static partial class Network
 {
     /// <summary>
     /// Opens a TCP connection to <paramref name="host"/>:<paramref name="port"/> as
-    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int)"/> does, with
+    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int, CancellationToken)"/> does, with
     /// <paramref name="options"/>: a local address, Happy Eyeballs across the host's addresses, and
     /// their interleaving by family [loop.create_connection(..., local_addr=, happy_eyeballs_delay=, interleave=)].
     /// </summary>
