@@ -19,7 +19,8 @@ public sealed class ConnectionOptions
     /// Happy Eyeballs (RFC 8305) [happy_eyeballs_delay=]: with several addresses, the next attempt
     /// starts when the previous one failed or after this delay, whichever comes first, while the
     /// earlier ones go on; the first to connect wins and the others are cancelled. RFC 8305
-    /// recommends 250 ms. Default null: one attempt at a time, each to its end. Must not be negative.
+    /// recommends 250 ms. Default null: one attempt at a time, each to its end (as
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>, no limit, but with the interleaving). Must not be otherwise negative.
     /// </summary>
     public TimeSpan? HappyEyeballsDelay { get; init; }
 

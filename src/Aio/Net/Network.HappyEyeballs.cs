@@ -113,7 +113,7 @@ public static partial class Network
 
     private static void CheckConnectionOptions(ConnectionOptions options)
     {
-        if (options.HappyEyeballsDelay is { } delay && delay < TimeSpan.Zero)
+        if (options.HappyEyeballsDelay is { } delay && delay < TimeSpan.Zero && delay != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(options), delay, "HappyEyeballsDelay must not be negative (RFC 8305 recommends 250 ms).");
         }

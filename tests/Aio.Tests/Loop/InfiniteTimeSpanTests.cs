@@ -151,6 +151,19 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
             Assert.Null(options.StopTimeout); // null is the option's "wait without limit"
         },
         ["RunnerOptions.TaskShutdownTimeout"] = t => t.Runner_WaitsForCancelledTasksWithoutLimit(),
+        ["LoopTask.WaitFor(AsyncStreamReadAwaitable,TimeSpan?)"] = t => t.InVirtualTask(async loop =>
+        {
+            var reader = new AsyncStreamReader();
+            loop.CallLater(Hour, () => reader.FeedData("late\n"u8));
+            Assert.Equal("late\n"u8.ToArray(), await LoopTask.WaitFor(reader.ReadLineAsync(), Infinite));
+        }),
+        ["LoopTask.WaitFor(QueueGetAwaitable<T>,TimeSpan?)"] = t => t.InVirtualTask(async loop =>
+        {
+            var queue = new AsyncQueue<int>();
+            loop.CallLater(Hour, () => queue.PutNoWait(7));
+            Assert.Equal(7, await LoopTask.WaitFor(queue.GetAsync(), Infinite));
+        }),
+        ["ConnectionOptions.HappyEyeballsDelay"] = t => t.HappyEyeballs_InfiniteDelay_OneAttemptAtATime(),
     };
 
     public static TheoryData<string> ScenarioKeys() => [.. Scenarios.Keys.Order(StringComparer.Ordinal)];
@@ -377,6 +390,22 @@ public abstract class InfiniteTimeSpanTests : LoopTestBase
             });
         Assert.Equal(0, exitCode);
         Assert.True(finished);
+    }
+
+    private void HappyEyeballs_InfiniteDelay_OneAttemptAtATime()
+    {
+        EventLoop loop = NewLoop();
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        listener.Listen(4);
+        int port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        loop.RunUntilComplete(async () =>
+        {
+            (ITransport transport, _) = await Network.CreateConnectionAsync(
+                () => new Recorder(loop), "127.0.0.1", port, new ConnectionOptions { HappyEyeballsDelay = Infinite });
+            transport.Abort();
+            await LoopTask.Yield();
+        });
     }
 
     /// <summary>Runs <paramref name="body"/> as the main task of a virtual-time loop.</summary>
