@@ -88,7 +88,6 @@ public abstract class FactoryTokenTests : NetTestBase
                     continue;
                 }
 
-                Assert.True(loop.IoRegistrationCount >= 1);
                 source.Cancel();
                 await Assert.ThrowsAsync<CancelledError>(async () => await attempt);
                 Assert.True(attempt.IsCancelled);
