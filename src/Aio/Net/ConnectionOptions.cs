@@ -3,7 +3,7 @@ using System.Net;
 namespace Aio.Net;
 
 /// <summary>
-/// Settings for <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int, ConnectionOptions)"/>
+/// Settings for <see cref="Network.CreateConnectionAsync(Func{Protocol}, string, int, ConnectionOptions, CancellationToken)"/>
 /// [the keyword arguments of loop.create_connection]. Immutable once built.
 /// </summary>
 public sealed class ConnectionOptions

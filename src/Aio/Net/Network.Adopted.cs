@@ -29,20 +29,20 @@ public static partial class Network
     /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="socket"/> was disposed.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread, a transport owns the socket, or it already has a reader or writer on this loop.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, Socket socket) =>
-        Adopt(protocolFactory, socket, "create-connection");
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, Socket socket, CancellationToken cancellationToken = default) =>
+        Adopt(protocolFactory, socket, "create-connection", cancellationToken);
 
     /// <summary>
     /// Binds a protocol to a connection accepted outside the loop (by another library, a blocking
     /// accept, a socket handed over by a parent process) [loop.connect_accepted_socket]. As
-    /// <see cref="CreateConnectionAsync(Func{Protocol}, Socket)"/>, with the same cancellation rule.
+    /// <see cref="CreateConnectionAsync(Func{Protocol}, Socket, CancellationToken)"/>, with the same cancellation rule.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="protocolFactory"/> or <paramref name="socket"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket.</exception>
     /// <exception cref="ObjectDisposedException"><paramref name="socket"/> was disposed.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread, a transport owns the socket, or it already has a reader or writer on this loop.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> ConnectAcceptedSocketAsync(Func<Protocol> protocolFactory, Socket socket) =>
-        Adopt(protocolFactory, socket, "connect-accepted-socket");
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> ConnectAcceptedSocketAsync(Func<Protocol> protocolFactory, Socket socket, CancellationToken cancellationToken = default) =>
+        Adopt(protocolFactory, socket, "connect-accepted-socket", cancellationToken);
 
     /// <summary>
     /// Serves on a listening (or bound) stream socket that something else created
@@ -57,7 +57,7 @@ public static partial class Network
     /// <exception cref="ArgumentException"><paramref name="socket"/> is not a stream socket, or reuse options were given.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The backlog is below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<Server> CreateServerAsync(Func<Protocol> protocolFactory, Socket socket, ServerOptions? options = null)
+    public static LoopTask<Server> CreateServerAsync(Func<Protocol> protocolFactory, Socket socket, ServerOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         CheckStreamSocket(socket);
@@ -69,14 +69,17 @@ public static partial class Network
         }
 
         EventLoop loop = EventLoop.GetRunningLoop();
-        socket.Blocking = false;
-        return loop.CreateTask(
-            () => Task.FromResult(StartServingIfAsked(new Server(loop, [socket], protocolFactory, options.Backlog, options.Tls), options.StartServing)),
+        return loop.CreateCancellableTask(
+            () =>
+            {
+                socket.Blocking = false;
+                return Task.FromResult(StartServingIfAsked(new Server(loop, [socket], protocolFactory, options.Backlog, options.Tls), options.StartServing));
+            },
             "create-server",
-            eager: true);
+            cancellationToken);
     }
 
-    private static LoopTask<(ITransport Transport, Protocol Protocol)> Adopt(Func<Protocol> protocolFactory, Socket socket, string name)
+    private static LoopTask<(ITransport Transport, Protocol Protocol)> Adopt(Func<Protocol> protocolFactory, Socket socket, string name, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         CheckStreamSocket(socket);
@@ -87,8 +90,14 @@ public static partial class Network
             throw new InvalidOperationException("The socket already has a reader or writer on this loop (a pending socket await, a transport, AddReader/AddWriter): finish or remove it first.");
         }
 
-        socket.Blocking = false;
-        return loop.CreateTask(() => AdoptAsync(loop, protocolFactory, socket), name, eager: true);
+        return loop.CreateCancellableTask(
+            () =>
+            {
+                socket.Blocking = false;
+                return AdoptAsync(loop, protocolFactory, socket);
+            },
+            name,
+            cancellationToken);
     }
 
     private static async Task<(ITransport Transport, Protocol Protocol)> AdoptAsync(EventLoop loop, Func<Protocol> protocolFactory, Socket socket)

@@ -28,7 +28,7 @@ public static partial class Network
     /// <exception cref="ArgumentException"><paramref name="host"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535, the delay is negative or the interleave below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, string host, int port, ConnectionOptions options)
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, string host, int port, ConnectionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentException.ThrowIfNullOrEmpty(host);
@@ -36,10 +36,10 @@ public static partial class Network
         CheckPort(port);
         CheckConnectionOptions(options);
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(
+        return loop.CreateCancellableTask(
             async () => await ConnectWithOptionsAsync(loop, protocolFactory, await ResolveAsync(loop, host), port, options),
             "create-connection",
-            eager: true);
+            cancellationToken);
     }
 
     /// <summary>
@@ -47,13 +47,13 @@ public static partial class Network
     /// <paramref name="port"/>, in the given order (after interleaving), with
     /// <paramref name="options"/> [create_connection after the name was resolved; .NET's
     /// <c>Socket.ConnectAsync(IPAddress[], int)</c>]. See
-    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int, ConnectionOptions)"/>.
+    /// <see cref="CreateConnectionAsync(Func{Protocol}, string, int, ConnectionOptions, CancellationToken)"/>.
     /// </summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="addresses"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is outside 0–65535, the delay is negative or the interleave below 1.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, IReadOnlyList<IPAddress> addresses, int port, ConnectionOptions? options = null)
+    public static LoopTask<(ITransport Transport, Protocol Protocol)> CreateConnectionAsync(Func<Protocol> protocolFactory, IReadOnlyList<IPAddress> addresses, int port, ConnectionOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentNullException.ThrowIfNull(addresses);
@@ -67,7 +67,7 @@ public static partial class Network
         CheckConnectionOptions(options);
         IPAddress[] list = [.. addresses];
         EventLoop loop = EventLoop.GetRunningLoop();
-        return loop.CreateTask(() => ConnectWithOptionsAsync(loop, protocolFactory, list, port, options), "create-connection", eager: true);
+        return loop.CreateCancellableTask(() => ConnectWithOptionsAsync(loop, protocolFactory, list, port, options), "create-connection", cancellationToken);
     }
 
     /// <summary>

@@ -19,11 +19,11 @@ public static partial class Network
     /// DataReceived as bytes arrive, then at EOF EofReceived and ConnectionLost(null); a
     /// <see cref="IBaseTransport.Close"/> ends it with ConnectionLost(null) only.
     /// </summary>
-    /// <returns>A task (already running) with the read transport and the protocol, completed once ConnectionMade ran; cancelled, it closes the pipe.</returns>
+    /// <returns>A task (already running) with the read transport and the protocol, completed once ConnectionMade ran; cancelled (or its token is), it closes the pipe — unless the token was cancelled before the call, when nothing starts and the pipe stays the caller's.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The descriptor is closed, or (epoll) cannot be watched: not a pipe, FIFO, socket or character device.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(IReadTransport Transport, Protocol Protocol)> ConnectReadPipeAsync(Func<Protocol> protocolFactory, SafeFileHandle pipe)
+    public static LoopTask<(IReadTransport Transport, Protocol Protocol)> ConnectReadPipeAsync(Func<Protocol> protocolFactory, SafeFileHandle pipe, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         CheckPipe(pipe);
@@ -31,11 +31,11 @@ public static partial class Network
         Func<IPipeOwner, ReadPipeTransport> make = UsesDescriptors(loop)
             ? owner => new FdReadPipeTransport(owner, 1, PrepareDescriptor(loop, pipe))
             : owner => new StreamReadPipeTransport(owner, 1, BlockingStream(pipe, FileAccess.Read));
-        return ConnectPipeAsync<IReadTransport>(loop, protocolFactory, protocol => PipeConnection.ForRead(loop, protocol, make), "connect-read-pipe");
+        return ConnectPipeAsync<IReadTransport>(loop, protocolFactory, protocol => PipeConnection.ForRead(loop, protocol, make), "connect-read-pipe", cancellationToken);
     }
 
     /// <summary>
-    /// As <see cref="ConnectReadPipeAsync(Func{Protocol}, SafeFileHandle)"/>, for a readable
+    /// As <see cref="ConnectReadPipeAsync(Func{Protocol}, SafeFileHandle, CancellationToken)"/>, for a readable
     /// <see cref="Stream"/> (an <c>AnonymousPipeClientStream</c>, <c>Console.OpenStandardInput()</c>,
     /// a process's standard output): one asynchronous read at a time, on either backend. The
     /// transport disposes the stream when it closes.
@@ -43,7 +43,7 @@ public static partial class Network
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The stream cannot read.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(IReadTransport Transport, Protocol Protocol)> ConnectReadPipeAsync(Func<Protocol> protocolFactory, Stream pipe)
+    public static LoopTask<(IReadTransport Transport, Protocol Protocol)> ConnectReadPipeAsync(Func<Protocol> protocolFactory, Stream pipe, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentNullException.ThrowIfNull(pipe);
@@ -53,7 +53,7 @@ public static partial class Network
         }
 
         EventLoop loop = EventLoop.GetRunningLoop();
-        return ConnectPipeAsync<IReadTransport>(loop, protocolFactory, protocol => PipeConnection.ForRead(loop, protocol, owner => new StreamReadPipeTransport(owner, 1, pipe)), "connect-read-pipe");
+        return ConnectPipeAsync<IReadTransport>(loop, protocolFactory, protocol => PipeConnection.ForRead(loop, protocol, owner => new StreamReadPipeTransport(owner, 1, pipe)), "connect-read-pipe", cancellationToken);
     }
 
     /// <summary>
@@ -64,11 +64,11 @@ public static partial class Network
     /// a pipe nobody reads ends the connection with an <see cref="IOException"/> (asyncio:
     /// BrokenPipeError). The protocol's transport cannot read (<see cref="NotSupportedException"/>).
     /// </summary>
-    /// <returns>A task (already running) with the write transport and the protocol, completed once ConnectionMade ran; cancelled, it closes the pipe.</returns>
+    /// <returns>A task (already running) with the write transport and the protocol, completed once ConnectionMade ran; cancelled (or its token is), it closes the pipe — unless the token was cancelled before the call, when nothing starts and the pipe stays the caller's.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The descriptor is closed, or (epoll) cannot be watched.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(IWriteTransport Transport, Protocol Protocol)> ConnectWritePipeAsync(Func<Protocol> protocolFactory, SafeFileHandle pipe)
+    public static LoopTask<(IWriteTransport Transport, Protocol Protocol)> ConnectWritePipeAsync(Func<Protocol> protocolFactory, SafeFileHandle pipe, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         CheckPipe(pipe);
@@ -76,18 +76,18 @@ public static partial class Network
         Func<IPipeOwner, WritePipeTransport> make = UsesDescriptors(loop)
             ? owner => new FdWritePipeTransport(owner, PrepareDescriptor(loop, pipe))
             : owner => new StreamWritePipeTransport(owner, BlockingStream(pipe, FileAccess.Write));
-        return ConnectPipeAsync<IWriteTransport>(loop, protocolFactory, protocol => PipeConnection.ForWrite(loop, protocol, make), "connect-write-pipe");
+        return ConnectPipeAsync<IWriteTransport>(loop, protocolFactory, protocol => PipeConnection.ForWrite(loop, protocol, make), "connect-write-pipe", cancellationToken);
     }
 
     /// <summary>
-    /// As <see cref="ConnectWritePipeAsync(Func{Protocol}, SafeFileHandle)"/>, for a writable
+    /// As <see cref="ConnectWritePipeAsync(Func{Protocol}, SafeFileHandle, CancellationToken)"/>, for a writable
     /// <see cref="Stream"/> (an <c>AnonymousPipeServerStream</c>, <c>Console.OpenStandardOutput()</c>):
     /// one asynchronous write at a time, on either backend. The transport disposes the stream when it closes.
     /// </summary>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The stream cannot write.</exception>
     /// <exception cref="InvalidOperationException">No loop is running on this thread.</exception>
-    public static LoopTask<(IWriteTransport Transport, Protocol Protocol)> ConnectWritePipeAsync(Func<Protocol> protocolFactory, Stream pipe)
+    public static LoopTask<(IWriteTransport Transport, Protocol Protocol)> ConnectWritePipeAsync(Func<Protocol> protocolFactory, Stream pipe, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocolFactory);
         ArgumentNullException.ThrowIfNull(pipe);
@@ -97,12 +97,12 @@ public static partial class Network
         }
 
         EventLoop loop = EventLoop.GetRunningLoop();
-        return ConnectPipeAsync<IWriteTransport>(loop, protocolFactory, protocol => PipeConnection.ForWrite(loop, protocol, owner => new StreamWritePipeTransport(owner, pipe)), "connect-write-pipe");
+        return ConnectPipeAsync<IWriteTransport>(loop, protocolFactory, protocol => PipeConnection.ForWrite(loop, protocol, owner => new StreamWritePipeTransport(owner, pipe)), "connect-write-pipe", cancellationToken);
     }
 
-    private static LoopTask<(T Transport, Protocol Protocol)> ConnectPipeAsync<T>(EventLoop loop, Func<Protocol> protocolFactory, Func<Protocol, PipeConnection> connect, string name)
+    private static LoopTask<(T Transport, Protocol Protocol)> ConnectPipeAsync<T>(EventLoop loop, Func<Protocol> protocolFactory, Func<Protocol, PipeConnection> connect, string name, CancellationToken cancellationToken)
         where T : class, IBaseTransport =>
-        loop.CreateTask(
+        loop.CreateCancellableTask(
             async () =>
             {
                 Protocol protocol = protocolFactory() ?? throw new InvalidOperationException("The protocol factory returned null.");
@@ -120,7 +120,7 @@ public static partial class Network
                 return ((T)connection.Pipe, protocol);
             },
             name,
-            eager: true);
+            cancellationToken);
 
     private static void CheckPipe(SafeFileHandle pipe)
     {

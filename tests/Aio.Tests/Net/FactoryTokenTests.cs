@@ -1,3 +1,4 @@
+using System.IO.Pipes;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
@@ -25,18 +26,6 @@ public abstract class FactoryTokenTests : NetTestBase
         ["Server.WaitClosedAsync"] = "returns a shielded future: cancelling it gives up waiting",
         ["Server.DisposeAsync"] = "IAsyncDisposable takes no token",
         ["AsyncProcess.DisposeAsync"] = "IAsyncDisposable takes no token",
-
-        // Factories that arrived from a parallel branch (adopted sockets, Happy Eyeballs, pipes):
-        // a follow-up gives them the same last optional token; cancelling their task works today.
-        ["Network.CreateConnectionAsync(Func`1,Socket)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.ConnectAcceptedSocketAsync(Func`1,Socket)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.CreateServerAsync(Func`1,Socket,ServerOptions)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.CreateConnectionAsync(Func`1,String,Int32,ConnectionOptions)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.CreateConnectionAsync(Func`1,IReadOnlyList`1,Int32,ConnectionOptions)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.ConnectReadPipeAsync(Func`1,SafeFileHandle)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.ConnectReadPipeAsync(Func`1,Stream)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.ConnectWritePipeAsync(Func`1,SafeFileHandle)"] = "follow-up: token not added yet (cancel the task)",
-        ["Network.ConnectWritePipeAsync(Func`1,Stream)"] = "follow-up: token not added yet (cancel the task)",
     };
 
     [Fact]
@@ -232,6 +221,57 @@ public abstract class FactoryTokenTests : NetTestBase
             Assert.False(opening.IsDone);
             source.Cancel();
             await Assert.ThrowsAsync<CancelledError>(async () => await opening);
+            server.Close();
+            server.CloseClients();
+            await server.WaitClosedAsync();
+        });
+    }
+
+    [Fact]
+    public void OptionsAdoptedAndPipeFactories_TokenCancelledAfterOrBeforeTheCall_NothingLeftAndCallersObjectsUntouched()
+    {
+        Run(async loop =>
+        {
+            Server server = await ServeAsync(() => new EchoProtocol());
+            int port = PortOf(server);
+            using var source = new CancellationTokenSource();
+
+            // The Happy Eyeballs forms, cancelled while their connect is pending.
+            LoopTask<(ITransport Transport, Protocol Protocol)> byName =
+                Network.CreateConnectionAsync(() => new EchoProtocol(), "127.0.0.1", port, new ConnectionOptions(), source.Token);
+            LoopTask<(ITransport Transport, Protocol Protocol)> byList =
+                Network.CreateConnectionAsync(() => new EchoProtocol(), [IPAddress.Loopback], port, null, source.Token);
+            Assert.False(byName.IsDone);
+            Assert.False(byList.IsDone);
+            source.Cancel();
+            await Assert.ThrowsAsync<CancelledError>(async () => await byName);
+            await Assert.ThrowsAsync<CancelledError>(async () => await byList);
+
+            // Adopted sockets and pipes with a token cancelled before the call: nothing starts, and
+            // what the caller handed over stays the caller's, untouched and usable.
+            using var connected = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            connected.Connect(IPAddress.Loopback, port);
+            using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listening.Listen();
+            using var pipeOut = new AnonymousPipeServerStream(PipeDirection.Out);
+            using var pipeIn = new AnonymousPipeClientStream(PipeDirection.In, pipeOut.ClientSafePipeHandle);
+            Future[] refused =
+            [
+                Network.CreateConnectionAsync(() => new EchoProtocol(), connected, source.Token),
+                Network.ConnectAcceptedSocketAsync(() => new EchoProtocol(), connected, source.Token),
+                Network.CreateServerAsync(() => new EchoProtocol(), listening, null, source.Token),
+                Network.ConnectWritePipeAsync(() => new EchoProtocol(), pipeOut, source.Token),
+                Network.ConnectReadPipeAsync(() => new EchoProtocol(), pipeIn, source.Token),
+            ];
+            foreach (Future future in refused)
+            {
+                await Assert.ThrowsAsync<CancelledError>(async () => await future);
+            }
+
+            Assert.True(connected.Blocking && listening.Blocking, "the caller's sockets were not touched");
+            Assert.True(pipeOut.CanWrite && pipeIn.CanRead, "the caller's pipes were not disposed");
+            Assert.Equal(1, connected.Send("x"u8));
             server.Close();
             server.CloseClients();
             await server.WaitClosedAsync();
