@@ -146,6 +146,39 @@ public abstract class TransportSendFileTests : NetTestBase
     }
 
     [Fact]
+    public void TransportSendFile_FallbackWithAPeerNotReading_KeepsTheBufferNearTheHighMark()
+    {
+        const int high = 64 * 1024;
+        byte[] content = new byte[BigSize / 2];
+        Random.Shared.NextBytes(content);
+        Run(async loop =>
+        {
+            (ITransport transport, Recorder client, Socket server) = await PlainPairAsync(loop);
+            using (server)
+            {
+                transport.SetWriteBufferLimits(high);
+                var file = new MemoryStream(content); // not a FileStream: the fallback
+                LoopTask<long> sending = loop.SendFileAsync(transport, file);
+                await client.WaitUntilAsync(r => r.Events.Contains("pause"));
+                for (int i = 0; i < 5; i++)
+                {
+                    await loop.WrapTask(loop.RunInExecutor(() => 0)); // rounds in which an unbounded fallback would read and write on
+                }
+
+                Assert.False(sending.IsDone);
+                Assert.InRange(transport.WriteBufferSize, 1, high + (256 * 1024));
+                Task<(long Count, byte[] Hash)> receiving = HashOnWorker(server);
+                Assert.Equal(content.Length, await sending);
+                transport.Close();
+                (long count, byte[] hash) = await loop.WrapTask(receiving);
+                Assert.Equal(content.Length, count);
+                Assert.Equal(SHA256.HashData(content), hash);
+                await client.WaitLostAsync();
+            }
+        });
+    }
+
+    [Fact]
     public void TransportSendFile_Cancelled_StopsAndLeavesTheTransportUsable()
     {
         string path = Path.GetTempFileName();
