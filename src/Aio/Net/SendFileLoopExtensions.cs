@@ -10,7 +10,7 @@ namespace Aio.Net;
 /// Sending a file over a socket [loop.sock_sendfile]. Extension methods of <see cref="EventLoop"/>,
 /// as the other socket-level awaits (<see cref="SocketLoopExtensions"/>). Loop thread only.
 /// </summary>
-public static class SendFileLoopExtensions
+public static partial class SendFileLoopExtensions
 {
     private const int FallbackChunkSize = 256 * 1024;
 

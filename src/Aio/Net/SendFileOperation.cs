@@ -10,8 +10,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Aio.Net;
 
 /// <summary>A sendfile(2) loop on the socket's writability; the result is the byte count sent. Linux only.</summary>
-internal sealed partial class SendFileOperation(EventLoop loop, Socket socket, SafeFileHandle file, long offset, long? count)
-    : SocketOperation<long>(loop, socket, write: true)
+internal sealed partial class SendFileOperation(EventLoop loop, Socket socket, SafeFileHandle file, long offset, long? count, bool ownSocket = false)
+    : SocketOperation<long>(loop, socket, write: true, ownSocket)
 {
     /// <summary>Linux's largest single transfer (0x7ffff000).</summary>
     private const long MaxChunk = 0x7ffff000;
@@ -21,6 +21,9 @@ internal sealed partial class SendFileOperation(EventLoop loop, Socket socket, S
 
     private long _position = offset;
     private long _sent;
+
+    /// <summary>The bytes sent so far (all of them once done, also when it failed or was cancelled midway).</summary>
+    public long Sent => _sent;
 
     protected override void TryComplete()
     {

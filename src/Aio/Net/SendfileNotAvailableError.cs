@@ -3,8 +3,9 @@ namespace Aio.Net;
 /// <summary>
 /// The system cannot send this file with sendfile(2) here [asyncio.SendfileNotAvailableError]: not
 /// Linux, the file is not a regular file (a pipe, a <see cref="MemoryStream"/>), or the kernel
-/// refused. Thrown by <see cref="SendFileLoopExtensions.SockSendFileAsync"/> only when its fallback
-/// is off, and only before any byte was sent.
+/// refused, or the transport is TLS. Thrown by <see cref="SendFileLoopExtensions.SockSendFileAsync"/>
+/// and <see cref="SendFileLoopExtensions.SendFileAsync"/> only when their fallback is off, and only
+/// before any byte was sent.
 /// </summary>
 public class SendfileNotAvailableError : InvalidOperationException
 {

@@ -27,15 +27,21 @@ internal abstract class SocketOperation<T> : Future<T>
     private static readonly Action<object?> TokenCancelled = static state => ((SocketOperation<T>)state!).Cancel(TokenCancelMessage);
 
     private readonly bool _write;
+    private readonly bool _ownSocket;
     private CancellationTokenRegistration _registration;
     private bool _registered;
 
     /// <summary>An operation on <paramref name="socket"/> that waits for readability, or writability when <paramref name="write"/>.</summary>
-    protected SocketOperation(EventLoop loop, Socket socket, bool write)
+    /// <remarks>
+    /// <paramref name="ownSocket"/>: the operation runs for the transport that owns the socket (its
+    /// sendfile), so it installs the callback without the loop's ownership check [asyncio's _add_writer].
+    /// </remarks>
+    protected SocketOperation(EventLoop loop, Socket socket, bool write, bool ownSocket = false)
         : base(loop)
     {
         Socket = socket;
         _write = write;
+        _ownSocket = ownSocket;
     }
 
     /// <summary>The socket operated on.</summary>
@@ -59,7 +65,11 @@ internal abstract class SocketOperation<T> : Future<T>
             return this;
         }
 
-        if (_write)
+        if (_ownSocket)
+        {
+            Loop.WatchOwnSocket(Socket, Attempt, read: !_write);
+        }
+        else if (_write)
         {
             Loop.AddWriter(Socket, Attempt);
         }
@@ -93,7 +103,11 @@ internal abstract class SocketOperation<T> : Future<T>
         if (_registered)
         {
             _registered = false;
-            if (_write)
+            if (_ownSocket)
+            {
+                _ = Loop.UnwatchOwnSocket(Socket, read: !_write);
+            }
+            else if (_write)
             {
                 Loop.RemoveWriter(Socket);
             }

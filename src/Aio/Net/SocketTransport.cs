@@ -202,6 +202,12 @@ internal sealed partial class SocketTransport : ITransport, ISocketOwner
     /// <inheritdoc/>
     public void Write(ReadOnlySpan<byte> data)
     {
+        CheckNoSendFile(nameof(Write));
+        WriteCore(data);
+    }
+
+    private void WriteCore(ReadOnlySpan<byte> data)
+    {
         if (_eofWritten)
         {
             throw new InvalidOperationException("Cannot call Write() after WriteEof(): the write side is shut down.");
@@ -265,6 +271,7 @@ internal sealed partial class SocketTransport : ITransport, ISocketOwner
     /// <inheritdoc/>
     public void WriteEof()
     {
+        CheckNoSendFile(nameof(WriteEof));
         if (_closing || _eofWritten)
         {
             return;
@@ -322,6 +329,7 @@ internal sealed partial class SocketTransport : ITransport, ISocketOwner
         _detached = true;
         _closing = true;
         DropBuffer();
+        EndSendFile();
         _reading.Unwatch();
         _writing.Unwatch();
         _loop.ReleaseSocket(_ownedKey, this);
@@ -591,6 +599,7 @@ internal sealed partial class SocketTransport : ITransport, ISocketOwner
     private void AfterWrites()
     {
         MaybeResumeProtocol(); // may write more
+        WriteBufferShrunk?.Invoke();
         if (_buffer.IsEmpty && !_connectionLost)
         {
             _writing.Unwatch();
@@ -697,6 +706,7 @@ internal sealed partial class SocketTransport : ITransport, ISocketOwner
 
         _connectionLost = true;
         _lostWith = exception;
+        EndSendFile();
         if (_loop.IsClosed)
         {
             CallConnectionLost(); // nothing can run later: finish now rather than leak the socket

@@ -21,6 +21,12 @@ internal sealed partial class TlsTransport
     /// </summary>
     public void Write(ReadOnlySpan<byte> data)
     {
+        CheckNoSendFile();
+        WriteCore(data);
+    }
+
+    private void WriteCore(ReadOnlySpan<byte> data)
+    {
         if (data.IsEmpty)
         {
             return;
@@ -148,6 +154,7 @@ internal sealed partial class TlsTransport
         }
 
         _plain.Consume(length);
+        OnWriteBufferShrunk();
         return true;
     }
 

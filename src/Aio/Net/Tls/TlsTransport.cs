@@ -193,6 +193,7 @@ internal sealed partial class TlsTransport : ITransport
     internal void OnSocketMade(SocketTransport socket)
     {
         _socket = socket;
+        socket.WriteBufferShrunk = OnWriteBufferShrunk;
         if (_state != TlsState.Handshaking || _closing)
         {
             socket.Abort(); // aborted before the socket transport started
@@ -268,6 +269,7 @@ internal sealed partial class TlsTransport : ITransport
         _ssl.Dispose();
         _wire.Dispose();
         ReleaseBuffers();
+        OnWriteBufferShrunk(); // a waiting sendfile sees the end
     }
 
     private void OnHandshakeTimeout()
