@@ -69,7 +69,7 @@ public abstract class LoopTestBase : IDisposable
         }
 
         List<ExceptionContext> unexpected = TakeErrors();
-        Assert.True(unexpected.Count == 0, "unexpected exception-handler reports:\n" + string.Join("\n", unexpected));
+        Assert.True(unexpected.Count == 0, "unexpected exception-handler reports:\n" + string.Join("\n", unexpected.Select(c => $"{c}\nexception: {c.Exception}")));
         GC.SuppressFinalize(this);
     }
 }
