@@ -306,7 +306,9 @@ public abstract class TransportTests : NetTestBase
             Assert.True(maxBuffered <= High + Chunk, $"the buffer grew to {maxBuffered} bytes; the protocol stops writing above {High}");
             int pauses = client.Events.Count(e => e == "pause");
             int resumes = client.Events.Count(e => e == "resume");
-            Assert.True(pauses >= 2, $"expected several pause/resume rounds, got {pauses}");
+            // The first pause is certain (nobody reads yet); how many follow depends on how fast the
+            // reader drains against the kernel's buffers, which is timing, not a contract.
+            Assert.True(pauses >= 1, $"expected the writer to pause at the mark, got {pauses} pauses");
             Assert.InRange(resumes, pauses - 1, pauses);
             Assert.Null(client.LostWith);
         });
