@@ -9,7 +9,7 @@ namespace Aio.Tests.Loop;
 /// through the provider's own timer), and a <see cref="VirtualClock"/> is a full provider whose
 /// .NET timers (<see cref="Task.Delay(TimeSpan, TimeProvider)"/>, timed cancellation sources) run in
 /// virtual time, auto-jump included. Timers an hour or a day long that fire within
-/// <see cref="LoopTestBase.Patience"/> show that no real time was waited.
+/// <see cref="LoopTestBase.Patience"/> show that no real time was waited (allow-real-time: every delay here is virtual).
 /// </summary>
 public abstract class TimeProviderTests : LoopTestBase
 {
@@ -157,6 +157,7 @@ public abstract class TimeProviderTests : LoopTestBase
         var watch = Stopwatch.StartNew();
         loop.RunUntilComplete(async () =>
         {
+            // allow-real-time: a .NET delay on the virtual clock; auto-jump ends it with no real waiting.
             await Task.Delay(TimeSpan.FromDays(1), clock);
             Assert.Same(loop, EventLoop.GetRunningLoop()); // resumed on the loop
         });
@@ -173,6 +174,7 @@ public abstract class TimeProviderTests : LoopTestBase
         {
             loop.CallLater(TimeSpan.FromSeconds(1), () => order.Add(("timer 1s", clock.Elapsed)));
             loop.CallLater(TimeSpan.FromSeconds(5), () => order.Add(("timer 5s", clock.Elapsed)));
+            // allow-real-time: a .NET delay on the virtual clock; the test advances it, no real waiting.
             await Task.Delay(TimeSpan.FromSeconds(3), clock);
             order.Add(("delay 3s", clock.Elapsed));
             await LoopTask.Sleep(TimeSpan.FromSeconds(3));
@@ -190,6 +192,7 @@ public abstract class TimeProviderTests : LoopTestBase
         loop.RunUntilComplete(async () =>
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5), clock);
+            // allow-real-time: the wait ends when the virtual clock's timed source cancels it, no real waiting.
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Delay(Timeout.InfiniteTimeSpan, cts.Token));
         });
         Assert.Equal(TimeSpan.FromMinutes(5), clock.Elapsed);
@@ -260,6 +263,7 @@ public abstract class TimeProviderTests : LoopTestBase
         loop.RunUntilComplete(async () =>
         {
             // Scheduled on the thread pool while the loop idles with nothing of its own to do.
+            // allow-real-time: a .NET delay on the virtual clock, started on the pool; auto-jump ends it.
             await loop.WrapTask(Task.Run(() => Task.Delay(TimeSpan.FromHours(2), clock)));
         });
         Assert.Equal(TimeSpan.FromHours(2), clock.Elapsed);

@@ -122,7 +122,8 @@ public abstract class SendFileTests : NetTestBase
         return (client, server);
     }
 
-    private static Task<(long Count, byte[] Hash)> HashOnWorker(Socket socket) => Task.Run(() =>
+    /// <summary>Reads <paramref name="socket"/> to its end on a worker: the byte count and their SHA-256.</summary>
+    internal static Task<(long Count, byte[] Hash)> HashOnWorker(Socket socket) => Task.Run(() =>
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         byte[] buffer = new byte[256 * 1024];

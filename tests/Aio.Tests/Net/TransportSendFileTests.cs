@@ -19,7 +19,7 @@ public abstract class TransportSendFileTests : NetTestBase
             var client = new Recorder(loop);
             (ITransport transport, _) = await Network.CreateConnectionAsync(() => client, "127.0.0.1", ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port);
             using Socket server = listener.Accept();
-            Task<(long Count, byte[] Hash)> receiving = HashOnWorker(server);
+            Task<(long Count, byte[] Hash)> receiving = SendFileTests.HashOnWorker(server);
             using FileStream file = File.OpenRead(path);
 
             transport.Write(B("before"));
@@ -95,7 +95,7 @@ public abstract class TransportSendFileTests : NetTestBase
             using (server)
             using (Stream file = memoryStream ? new MemoryStream(content) : File.OpenRead(path))
             {
-                Task<(long Count, byte[] Hash)> receiving = HashOnWorker(server);
+                Task<(long Count, byte[] Hash)> receiving = SendFileTests.HashOnWorker(server);
                 long first = await loop.SendFileAsync(transport, file, offset: 1000, count: 500_000);
                 Assert.Equal(501_000, file.Position);
                 long rest = await loop.SendFileAsync(transport, file, offset: 900_000, count: 5_000_000); // past the end: to the end
@@ -130,7 +130,7 @@ public abstract class TransportSendFileTests : NetTestBase
                 Assert.Throws<InvalidOperationException>(transport.WriteEof);
                 Assert.Throws<InvalidOperationException>(() => loop.SendFileAsync(transport, file));
                 Assert.False(transport.IsReading);
-                Task<(long Count, byte[] Hash)> receiving = HashOnWorker(server);
+                Task<(long Count, byte[] Hash)> receiving = SendFileTests.HashOnWorker(server);
                 Assert.Equal(BigSize / 2, await sending);
                 Assert.True(transport.IsReading);
                 transport.Write(B("after"));
@@ -167,7 +167,7 @@ public abstract class TransportSendFileTests : NetTestBase
 
                 Assert.False(sending.IsDone);
                 Assert.InRange(transport.WriteBufferSize, 1, high + (256 * 1024));
-                Task<(long Count, byte[] Hash)> receiving = HashOnWorker(server);
+                Task<(long Count, byte[] Hash)> receiving = SendFileTests.HashOnWorker(server);
                 Assert.Equal(content.Length, await sending);
                 transport.Close();
                 (long count, byte[] hash) = await loop.WrapTask(receiving);
@@ -291,21 +291,6 @@ public abstract class TransportSendFileTests : NetTestBase
         (ITransport transport, _) = await Network.CreateConnectionAsync(() => client, "127.0.0.1", ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port);
         return (transport, client, listener.Accept());
     }
-
-    private static Task<(long Count, byte[] Hash)> HashOnWorker(Socket socket) => Task.Run(() =>
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = new byte[256 * 1024];
-        long total = 0;
-        int n;
-        while ((n = socket.Receive(buffer)) > 0)
-        {
-            hash.AppendData(buffer, 0, n);
-            total += n;
-        }
-
-        return (total, hash.GetHashAndReset());
-    });
 
     /// <summary>Hashes what arrives; <see cref="Ended"/> completes at ConnectionLost.</summary>
     private sealed class HashingProtocol(EventLoop loop) : Protocol
